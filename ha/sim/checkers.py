@@ -202,10 +202,10 @@ class Checker:
         for node, p, ring, t_ms in self.safe:
             members = self.config_members.get((False, ring, None), ())
             for q in members:
-                ep = by_node_ring.get((q, ring))
-                if ep is None or ep.crashed or ep.next_ring is None:
+                other = by_node_ring.get((q, ring))
+                if other is None or other.crashed or other.next_ring is None:
                     continue
-                if p not in ep.regular and p not in ep.trans:
+                if p not in other.regular and p not in other.trans:
                     self._fail("safe_delivery", int(t_ms * 1000), (node, q),
                                f"safe message {p!r} delivered by {node} in {ring} but never by member {q}")
 

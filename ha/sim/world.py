@@ -22,8 +22,10 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from ha.sim.network import Network, NetworkOptions
 from ha.totem.config import TotemConfig
 from ha.totem.effects import (
     ConfigurationChange,
@@ -37,7 +39,6 @@ from ha.totem.effects import (
 )
 from ha.totem.node import TotemNode
 from ha.totem.quorum import QuorumConfig
-from ha.sim.network import Network, NetworkOptions
 
 Observer = Callable[[int, int, object], None]
 
@@ -133,7 +134,7 @@ class SimWorld:
         targets = [node] if node is not None else list(self.node_ids)
         for n in targets:
             delay = self.rng.randint(0, stagger_us) if stagger_us else 0
-            self.at(self.now_us + delay, lambda n=n: self._boot(n))
+            self.at(self.now_us + delay, partial(self._boot, n))
 
     def _boot(self, n: int) -> None:
         sn = self.nodes[n]
@@ -168,7 +169,7 @@ class SimWorld:
         sn.paused_until = self.now_us + duration_us
         self._trace(n, "node_pause", {"duration_ms": duration_us / 1000})
         inc = sn.incarnation
-        self.at(sn.paused_until, lambda: self._resume(n, inc))
+        self.at(sn.paused_until, partial(self._resume, n, inc))
 
     def _resume(self, n: int, incarnation: int) -> None:
         sn = self.nodes[n]
@@ -252,10 +253,11 @@ class SimWorld:
                     pass  # traced by the core itself
         core = sn.core
         if core is not None:
-            d = core.next_deadline()
-            if d is not None and d != sn.wake_at:
-                sn.wake_at = max(d, now)
-                self._push(sn.wake_at, _WAKE, n, sn.incarnation)
+            deadline = core.next_deadline()
+            if deadline is not None and deadline != sn.wake_at:
+                wake = max(deadline, now)
+                sn.wake_at = wake
+                self._push(wake, _WAKE, n, sn.incarnation)
 
     def _notify(self, n: int, e: object) -> None:
         for obs in self.observers:

@@ -102,9 +102,7 @@ class Membership:
                 if live and s.node_id == min(live):
                     self.commit_token_create()
                     return
-        elif join.proc <= s.my_proc and join.failed <= s.my_failed:
-            pass
-        elif join.sender in s.my_failed:
+        elif join.proc <= s.my_proc and join.failed <= s.my_failed or join.sender in s.my_failed:
             pass
         else:
             before = (len(s.my_proc), len(s.my_failed))
@@ -224,12 +222,11 @@ class Membership:
         elif st is MembState.COMMIT:
             if ct.ring_id == s.my_ring_id and ct.memb_index == len(ct.addrs):
                 self.recovery_enter(ct)
-        elif st is MembState.RECOVERY:
-            if s.node_id == s.my_ring_id[0] and ct.ring_id == s.my_ring_id:
-                if s.originated_orf_token:
-                    return
-                s.originated_orf_token = True
-                self.orf_token_send_initial()
+        elif (st is MembState.RECOVERY and s.node_id == s.my_ring_id[0]
+              and ct.ring_id == s.my_ring_id and not s.originated_orf_token):
+            # The commit token's second rotation is complete: start the new ring.
+            s.originated_orf_token = True
+            self.orf_token_send_initial()
 
     # ---- recovery -------------------------------------------------------------------
     def recovery_enter(self, ct: CommitToken) -> None:

@@ -11,6 +11,8 @@ Entry points, each returning effects: ``start``, ``receive``, ``tick``, ``join``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ha.totem.config import TotemConfig
 from ha.totem.effects import (
     ConfigurationChange,
@@ -99,9 +101,9 @@ class TotemNode:
     def _mcast(self, now_us: int, payload: bytes, safe: bool = False) -> list[NodeEffect]:
         return self._process(now_us, self.srp.mcast(now_us, payload, safe))
 
-    def _process(self, now_us: int, effects: list[NodeEffect] | list[object]) -> list[NodeEffect]:
+    def _process(self, now_us: int, effects: Sequence[object]) -> list[NodeEffect]:
         out: list[NodeEffect] = []
-        pending = list(effects)
+        pending: list[object] = list(effects)
         i = 0
         while i < len(pending):
             e = pending[i]

@@ -191,9 +191,8 @@ class TotemSRP(Membership):
                 s.out.append(Send(dest, tok))
             if name == "retransmit" and st is not MembState.GATHER:
                 s.arm("retransmit", s.config.token_retransmit_timeout_ms)
-        elif name == "merge":
-            if st is MembState.OPERATIONAL and s.my_ring_id[0] == s.node_id:
-                s.out.append(Send(None, MergeDetect(s.node_id, s.my_ring_id)))
+        elif name == "merge" and st is MembState.OPERATIONAL and s.my_ring_id[0] == s.node_id:
+            s.out.append(Send(None, MergeDetect(s.node_id, s.my_ring_id)))
 
     def _token_hold_cancel_local(self) -> None:
         s = self.s

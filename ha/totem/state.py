@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ha.totem.config import TotemConfig
 from ha.totem.effects import Effect
-from ha.totem.messages import CommitToken, Mcast, Message, OrfToken, RingId
+from ha.totem.messages import CommitToken, Mcast, OrfToken, RingId
 
 
 class MembState(enum.Enum):
@@ -112,7 +112,3 @@ class SRPState:
     def next_member(self, members: tuple[int, ...]) -> int:
         i = members.index(self.node_id)
         return members[(i + 1) % len(members)]
-
-
-def is_message(obj: object) -> bool:
-    return isinstance(obj, Message.__args__)  # type: ignore[attr-defined]
