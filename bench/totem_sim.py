@@ -1,7 +1,8 @@
 """Benchmark: the Totem simulator. Prints one JSON object of figures.
 
 - ``sim_speed``: simulated seconds per wall second, 5 nodes, steady load (each node
-  submits ``load_per_node`` 100-byte messages per simulated second), default token.
+  submits ``load_per_node`` 100-byte messages per simulated second; 0 = an idle ring,
+  whose representative holds the token), default token.
 - ``kill_to_membership_ms``: a node is killed (crash, no goodbye); the time until
   every survivor has installed the new regular configuration. At token=300 with
   consensus=360 and at Corosync's defaults, 3 nodes, over several seeds.
@@ -36,8 +37,8 @@ def sim_speed(load_per_node: float, sim_s: int, seed: int = 1) -> dict[str, floa
     w = SimWorld(ids, seed=seed, totem=TotemConfig(nodes=ids), trace_deliveries=False)
     w.start()
     w.run_for(10_000_000)
-    interval_us = int(1e6 / load_per_node)
     payload = b"x" * 100
+    interval_us = int(1e6 / load_per_node) if load_per_node else 0
     counter = [0]
 
     def load(n: int) -> None:
@@ -46,7 +47,8 @@ def sim_speed(load_per_node: float, sim_s: int, seed: int = 1) -> dict[str, floa
         w.at(w.now_us + interval_us, lambda: load(n))
 
     for i, n in enumerate(ids):
-        w.at(w.now_us + i * interval_us // len(ids), lambda n=n: load(n))
+        if interval_us:
+            w.at(w.now_us + i * interval_us // len(ids), lambda n=n: load(n))
     t0 = time.perf_counter()
     ev0 = w.events_processed
     w.run_for(sim_s * 1_000_000)
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     print("bench/totem_sim: running…", file=sys.stderr)
     out = {
         "benchmark": "totem_sim",
-        "sim_speed": [sim_speed(load, 20 if q else 120) for load in (1.0, 10.0, 100.0)],
+        "sim_speed": [sim_speed(load, 20 if q else 120) for load in (0.0, 1.0, 10.0, 100.0)],
         "kill_to_membership_ms": {
             "token300_consensus360": kill_to_membership(300, 0, 360, range(5 if q else 30)),
             "defaults": kill_to_membership(3000, 650, None, range(3 if q else 10)),

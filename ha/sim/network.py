@@ -101,7 +101,7 @@ class Network:
             self.stats["lost"] += 1
             return []
         lo, hi = o.link_latency_us.get((src, dst), o.latency_us) if o.link_latency_us else o.latency_us
-        d = rng.randint(lo, hi)
+        d = lo + int(rng.random() * (hi - lo + 1))
         if o.reorder and rng.random() < o.reorder:
             self.stats["reordered"] += 1
             d += rng.randint(1, o.reorder_delay_us)

@@ -1,30 +1,25 @@
 """Scenario scripts for the simulator, with golden traces (after etcd raft's testdata).
 
-A script holds one command per line (``#`` starts a comment). Below a line ``----`` the
-runner keeps the expected output: every command echoed, followed by what it produced,
-indented by two spaces: the membership-level trace (node faults, gather, commit,
-token_lost, failed_to_receive, transitional, regular, operational, quorum; not
-deliveries), status tables and expectation results. Times are virtual milliseconds.
+One command per line, ``#`` comments. Below a line ``----`` the file keeps the expected
+output: each command echoed, then what it produced, indented: the membership-level
+trace (node_*, gather, commit, token_lost, failed_to_receive, transitional, regular,
+operational, quorum; times in virtual ms), ``status`` tables and ``expect`` results.
 
-    cluster nodes=3 seed=1 token=300 coefficient=0   # nodes=N (ids 1..N) or nodes=1,2,5
-            [consensus=MS] [two_node=1] [wait_for_all=0|1] [lms=1 lms_window=MS]
-            [atb=lowest|highest|3,1]                 # atb: auto_tie_breaker and its node(s)
-    start [N]                  # start every node (or node N), no stagger
-    run 2s                     # advance virtual time (units: us, ms, s; e.g. 1.5s)
-    kill N | restart N | pause N 1.2s
-    partition 1,2|3,4,5        # symmetric; isolate N; oneway 1>2 (2 drops what 1 sends)
-    loss N 30%                 # loss on every datagram to or from N (or a fraction: 0.3)
-    heal                       # remove every partition and extra loss
+    cluster nodes=3 seed=1 token=300 coefficient=0 [consensus=MS] [two_node=1]
+            [wait_for_all=0|1] [lms=1 lms_window=MS] [atb=lowest|highest|3,1]
+    start [N] | run 1.5s (us, ms, s) | kill N | restart N | pause N 600ms
+    partition 1,2|3,4,5 | isolate N | oneway 1>2 (2 drops 1's datagrams) | heal
+    loss N 30%                 # loss on every datagram to or from node N
     send N payload [safe]      # an application message multicast by node N
     status                     # state ring members quorate votes expected quorum flags
     expect quorate 1,2 | expect inquorate 3
     expect ring 1,2,3          # all listed nodes operational in one ring of exactly them
     expect delivered N [1,2]   # each listed (default: running) node delivered exactly N
-                               # app messages in its incarnation, all in the same order
+                               # app messages in this incarnation, all in one order
 
-A failed ``expect`` prints a ``FAILED`` line and is reported as a failure, so a golden
-file is never rewritten to hold one. ``HASTACK_REWRITE=1 pytest tests/unit/test_scenarios.py``
-or ``python -m ha.sim.script --rewrite FILE...`` regenerates the expected output.
+A failed ``expect`` prints ``FAILED`` and is reported, and a file is never rewritten
+to hold one. ``HASTACK_REWRITE=1 pytest tests/unit/test_scenarios.py`` or ``python -m
+ha.sim.script --rewrite FILE...`` regenerates the expected output.
 """
 
 from __future__ import annotations
@@ -34,10 +29,9 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ha.sim.world import SimWorld
 from ha.totem.config import TotemConfig
@@ -55,10 +49,9 @@ class ScriptError(ValueError):
     """A command is unknown or malformed; the message names the file and line."""
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     output: str
-    failures: list[str] = field(default_factory=list)
+    failures: list[str]
 
 
 def _ids(v: list[int] | tuple[int, ...]) -> str:
@@ -69,34 +62,32 @@ def _ring(v: list[int] | tuple[int, ...] | None) -> str:
     return f"({v[0]},{v[1]})" if v else "-"
 
 
+_KEYS = ("incarnation", "duration_ms", "queued", "from", "reason", "error", "ring_id", "members",
+         "proc", "failed", "left", "joined")
+
+
 def format_event(rec: dict[str, Any]) -> str:
     """One trace record as a compact line: ``  2301.442 n2 regular ring=(1,12) ...``."""
-    ev = rec["event"]
-    parts = [f"{rec['t_ms']:9.3f}", f"n{rec['node']}", ev]
-    if ev == "node_start":
-        parts.append(f"incarnation={rec['incarnation']}")
-    elif ev == "node_pause":
-        parts.append(f"for={rec['duration_ms']:g}ms")
-    elif ev == "node_resume":
-        parts.append(f"queued={rec['queued']}")
-    elif ev == "gather":
-        parts += [f"from={rec['from']}", f"reason={json.dumps(rec['reason'])}",
-                  f"proc={_ids(rec['proc'])}"]
-        if rec["failed"]:
-            parts.append(f"failed={_ids(rec['failed'])}")
-    elif ev == "quorum":
+    parts = [f"{rec['t_ms']:9.3f}", f"n{rec['node']}", rec["event"]]
+    if rec["event"] == "quorum":
         parts += [f"ring={_ring(rec['ring_id'])}", f"members={_ids(rec['members'])}",
                   "quorate" if rec["quorate"] else "inquorate",
                   f"votes={rec['total_votes']}/{rec['expected_votes']}",
                   f"quorum={rec['quorum']}", f"flags={','.join(rec['flags']) or '-'}"]
-    elif ev == "dropped":
-        parts += [f"reason={json.dumps(rec['reason'])}", f"error={json.dumps(rec['error'])}"]
-    elif "ring_id" in rec:
-        parts.append(f"ring={_ring(rec['ring_id'])}")
-        if "members" in rec:
-            parts.append(f"members={_ids(rec['members'])}")
-        parts += [f"{k}={_ids(rec[k])}" for k in ("left", "joined") if rec.get(k)]
+        return "  " + " ".join(parts)
+    parts += [_field(k, rec[k]) for k in _KEYS
+              if rec.get(k) is not None and (rec[k] or k not in ("failed", "left", "joined"))]
     return "  " + " ".join(parts)
+
+
+def _field(k: str, v: Any) -> str:
+    if k == "ring_id":
+        return f"ring={_ring(v)}"
+    if k == "duration_ms":
+        return f"for={v:g}ms"
+    if isinstance(v, list):
+        return f"{k}={_ids(v)}"
+    return f"{k}={json.dumps(v) if k in ('reason', 'error') else v}"
 
 
 def parse_duration(s: str) -> int:
@@ -109,16 +100,31 @@ def parse_duration(s: str) -> int:
     return int(us)
 
 
+def parse_loss(s: str) -> float:
+    try:
+        return float(Decimal(s[:-1]) / 100 if s.endswith("%") else Decimal(s))
+    except InvalidOperation:
+        raise ValueError(f"expected a loss such as 30% or 0.3, got {s!r}") from None
+
+
 def parse_ids(s: str) -> list[int]:
     if not re.fullmatch(r"\d+(,\d+)*", s):
         raise ValueError(f"expected node ids such as 1,2,3, got {s!r}")
     return [int(x) for x in s.split(",")]
 
 
-def _flag(key: str, v: str) -> bool:
-    if v not in ("0", "1"):
-        raise ValueError(f"{key}: expected 0 or 1, got {v!r}")
-    return v == "1"
+USAGE = {
+    "cluster": (1, 99, "cluster nodes=N [seed=S token=MS coefficient=MS ...]"),
+    "start": (0, 1, "start [node]"), "run": (1, 1, "run <duration>"),
+    "kill": (1, 1, "kill <node>"), "restart": (1, 1, "restart <node>"),
+    "pause": (2, 2, "pause <node> <duration>"), "partition": (1, 1, "partition 1,2|3,4,5"),
+    "isolate": (1, 1, "isolate <node>"), "oneway": (1, 1, "oneway <src>><dst>"),
+    "loss": (2, 2, "loss <node> <percent>%"), "heal": (0, 0, "heal"),
+    "send": (2, 3, "send <node> <payload> [safe]"), "status": (0, 0, "status"),
+    "expect": (2, 3, "expect quorate|inquorate|ring <nodes> | expect delivered <count> [nodes]"),
+}
+CLUSTER_KEYS = ("nodes", "seed", "token", "coefficient", "consensus", "two_node", "wait_for_all",
+                "lms", "lms_window", "atb")
 
 
 class Runner:
@@ -130,7 +136,6 @@ class Runner:
         self.failures: list[str] = []
         self.delivered: dict[int, list[bytes]] = {}
 
-    # ---- plumbing -------------------------------------------------------------------
     @property
     def w(self) -> SimWorld:
         if self.world is None:
@@ -154,128 +159,87 @@ class Runner:
 
     def execute(self, line: str) -> None:
         cmd, *args = line.split()
-        handler: Callable[[list[str]], None] | None = getattr(self, "cmd_" + cmd, None)
-        if handler is None:
-            raise ValueError(f"unknown command {cmd!r}; expected one of: "
-                             + ", ".join(sorted(a[4:] for a in dir(self) if a.startswith("cmd_"))))
-        mark = len(self.world.trace) if self.world is not None else 0
-        self.out.append(line)
-        handler(args)
-        if self.world is not None:
-            for raw in self.world.trace[mark:]:
-                rec = json.loads(raw)
-                if rec["event"] in SHOWN:
-                    self.out.append(format_event(rec))
-
-    @staticmethod
-    def _arity(args: list[str], lo: int, hi: int, usage: str) -> None:
+        if cmd not in USAGE:
+            raise ValueError(f"unknown command {cmd!r}; expected one of: {', '.join(USAGE)}")
+        lo, hi, usage = USAGE[cmd]
         if not lo <= len(args) <= hi:
             raise ValueError(f"expected: {usage}")
+        mark = len(self.world.trace) if self.world is not None else 0
+        self.out.append(line)
+        w = self.w if cmd != "cluster" else None
+        simple: dict[str, Callable[[], None]] = {} if w is None else {
+            "start": lambda: w.start(self.node(args[0]) if args else None),
+            "run": lambda: w.run_for(parse_duration(args[0])),
+            "kill": lambda: w.crash(self.node(args[0])),
+            "restart": lambda: w.restart(self.node(args[0])),
+            "pause": lambda: w.pause(self.node(args[0]), parse_duration(args[1])),
+            "isolate": lambda: w.network.isolate(self.node(args[0]), w.node_ids),
+            "loss": lambda: w.network.set_node_loss(self.node(args[0]), parse_loss(args[1])),
+            "heal": w.network.heal}
+        if cmd in simple:
+            simple[cmd]()
+        else:
+            getattr(self, "cmd_" + cmd)(args)
+        for raw in self.world.trace[mark:] if self.world is not None else []:
+            rec = json.loads(raw)
+            if rec["event"] in SHOWN:
+                self.out.append(format_event(rec))
 
-    # ---- commands -------------------------------------------------------------------
     def cmd_cluster(self, args: list[str]) -> None:
         if self.world is not None:
             raise ValueError("the cluster is already defined")
-        kv: dict[str, str] = {}
-        for a in args:
-            k, eq, v = a.partition("=")
-            if not eq or not v:
-                raise ValueError(f"expected key=value, got {a!r}")
-            kv[k] = v
-        known = {"nodes", "seed", "token", "coefficient", "consensus", "two_node",
-                 "wait_for_all", "lms", "lms_window", "atb"}
-        if unknown := sorted(set(kv) - known):
+        kv = dict(a.partition("=")[::2] for a in args)
+        if bad := [a for a in args if not re.fullmatch(r"[a-z_]+=\S+", a)]:
+            raise ValueError(f"expected key=value, got {bad[0]!r}")
+        if unknown := sorted(set(kv) - set(CLUSTER_KEYS)):
             raise ValueError(f"unknown cluster option(s) {', '.join(unknown)}; expected: "
-                             + ", ".join(sorted(known)))
+                             + ", ".join(CLUSTER_KEYS))
         if "nodes" not in kv:
             raise ValueError("expected nodes=N or nodes=1,2,3")
-        num: dict[str, int] = {}
-        for k in ("seed", "token", "coefficient", "consensus", "lms_window"):
-            if k in kv:
-                if not kv[k].isdigit():
-                    raise ValueError(f"{k}: expected a non-negative integer, got {kv[k]!r}")
-                num[k] = int(kv[k])
+        for k, v in kv.items():
+            if k in ("seed", "token", "coefficient", "consensus", "lms_window") and not v.isdigit():
+                raise ValueError(f"{k}: expected a non-negative integer, got {v!r}")
+            if k in ("two_node", "wait_for_all", "lms") and v not in ("0", "1"):
+                raise ValueError(f"{k}: expected 0 or 1, got {v!r}")
+        num = {k: int(v) for k, v in kv.items() if v.isdigit()}
         ids = parse_ids(kv["nodes"])
         ids = list(range(1, ids[0] + 1)) if len(ids) == 1 else ids
         atb = kv.get("atb")
-        atb_node: str | tuple[int, ...] = "lowest"
-        if atb is not None:
-            atb_node = atb if atb in ("lowest", "highest") else tuple(parse_ids(atb))
-        wfa = kv.get("wait_for_all")
         totem = TotemConfig(token=num.get("token", 3000),
                             token_coefficient=num.get("coefficient", 650),
                             consensus=num.get("consensus"), nodes=tuple(ids))
         quorum = QuorumConfig(
-            votes={n: 1 for n in ids}, two_node=_flag("two_node", kv.get("two_node", "0")),
-            wait_for_all=None if wfa is None else _flag("wait_for_all", wfa),
-            last_man_standing=_flag("lms", kv.get("lms", "0")),
+            votes={n: 1 for n in ids}, two_node=kv.get("two_node") == "1",
+            wait_for_all=None if "wait_for_all" not in kv else kv["wait_for_all"] == "1",
+            last_man_standing=kv.get("lms") == "1",
             last_man_standing_window_ms=num.get("lms_window", 10000),
-            auto_tie_breaker=atb is not None, auto_tie_breaker_node=atb_node)
+            auto_tie_breaker=atb is not None,
+            auto_tie_breaker_node=("lowest" if atb is None else atb if atb in ("lowest", "highest")
+                                   else tuple(parse_ids(atb))))
         self.world = SimWorld(ids, seed=num.get("seed", 1), totem=totem, quorum=quorum,
                               trace_deliveries=False)
         self.world.observers.append(self._observe)
 
-    def cmd_start(self, args: list[str]) -> None:
-        self._arity(args, 0, 1, "start [node]")
-        self.w.start(self.node(args[0]) if args else None)
-
-    def cmd_run(self, args: list[str]) -> None:
-        self._arity(args, 1, 1, "run <duration>")
-        self.w.run_for(parse_duration(args[0]))
-
-    def cmd_kill(self, args: list[str]) -> None:
-        self._arity(args, 1, 1, "kill <node>")
-        self.w.crash(self.node(args[0]))
-
-    def cmd_restart(self, args: list[str]) -> None:
-        self._arity(args, 1, 1, "restart <node>")
-        self.w.restart(self.node(args[0]))
-
-    def cmd_pause(self, args: list[str]) -> None:
-        self._arity(args, 2, 2, "pause <node> <duration>")
-        self.w.pause(self.node(args[0]), parse_duration(args[1]))
-
     def cmd_partition(self, args: list[str]) -> None:
-        self._arity(args, 1, 1, "partition 1,2|3,4,5")
         groups = [self.nodes(g) for g in args[0].split("|")]
         if len(groups) < 2:
             raise ValueError(f"expected at least two groups separated by '|', got {args[0]!r}")
         self.w.network.partition(groups)
 
-    def cmd_isolate(self, args: list[str]) -> None:
-        self._arity(args, 1, 1, "isolate <node>")
-        self.w.network.isolate(self.node(args[0]), self.w.node_ids)
-
     def cmd_oneway(self, args: list[str]) -> None:
-        self._arity(args, 1, 1, "oneway <src>'>'<dst>")
         src, gt, dst = args[0].partition(">")
         if not gt:
             raise ValueError(f"expected src>dst such as 1>2, got {args[0]!r}")
         self.w.network.one_way(self.node(src), self.node(dst))
 
-    def cmd_loss(self, args: list[str]) -> None:
-        self._arity(args, 2, 2, "loss <node> <percent>%")
-        s = args[1]
-        try:
-            p = Decimal(s[:-1]) / 100 if s.endswith("%") else Decimal(s)
-        except InvalidOperation:
-            raise ValueError(f"expected a loss such as 30% or 0.3, got {s!r}") from None
-        self.w.network.set_node_loss(self.node(args[0]), float(p))
-
-    def cmd_heal(self, args: list[str]) -> None:
-        self._arity(args, 0, 0, "heal")
-        self.w.network.heal()
-
     def cmd_send(self, args: list[str]) -> None:
-        self._arity(args, 2, 3, "send <node> <payload> [safe]")
-        if len(args) == 3 and args[2] != "safe":
+        if args[2:] not in ([], ["safe"]):
             raise ValueError(f"expected 'safe' or nothing after the payload, got {args[2]!r}")
         n = self.node(args[0])
         if not self.w.submit(n, args[1].encode(), safe=len(args) == 3):
             self.out.append(f"  not sent: node {n} is down or paused")
 
     def cmd_status(self, args: list[str]) -> None:
-        self._arity(args, 0, 0, "status")
         rows = [["node", "state", "ring", "members", "quorate", "votes", "expected", "quorum",
                  "flags"]]
         for n, sn in self.w.nodes.items():
@@ -290,27 +254,21 @@ class Runner:
                          str(q.quorum), ",".join(q.flags) or "-"])
         widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(rows[0]))]
         for r in rows:
-            self.out.append("  " + "  ".join(c.ljust(wd) for c, wd in zip(r, widths)).rstrip())
+            self.out.append("  " + "  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
 
     def cmd_expect(self, args: list[str]) -> None:
-        usage = "expect quorate|inquorate|ring <nodes> or expect delivered <count> [nodes]"
-        if not args or args[0] not in ("quorate", "inquorate", "ring", "delivered"):
-            raise ValueError(f"expected: {usage}")
         what = args[0]
         if what == "delivered":
-            self._arity(args, 2, 3, "expect delivered <count> [nodes]")
             if not args[1].isdigit():
                 raise ValueError(f"expected a message count, got {args[1]!r}")
             problems = self._check_delivered(int(args[1]), args[2] if len(args) == 3 else None)
-        else:
-            self._arity(args, 2, 2, f"expect {what} <nodes>")
+        elif what in ("quorate", "inquorate", "ring") and len(args) == 2:
             problems = self._check(what, self.nodes(args[1]))
-        if problems:
-            msg = "FAILED: " + "; ".join(problems)
-            self.out.append("  " + msg)
-            self.failures.append(msg)
         else:
-            self.out.append("  ok")
+            raise ValueError(f"expected: {USAGE['expect'][2]}")
+        if problems:
+            self.failures.append("FAILED: " + "; ".join(problems))
+        self.out.append("  " + (self.failures[-1] if problems else "ok"))
 
     def _check(self, what: str, ids: list[int]) -> list[str]:
         w, problems = self.w, []
@@ -319,7 +277,7 @@ class Runner:
                 problems.append(f"n{n} is down")
                 continue
             c = w.core(n)
-            if what in ("quorate", "inquorate") and c.quorum_state.quorate != (what == "quorate"):
+            if what != "ring" and c.quorum_state.quorate != (what == "quorate"):
                 problems.append(f"n{n} is {'quorate' if c.quorum_state.quorate else 'inquorate'}")
             elif what == "ring" and (c.state.value != "operational"
                                      or sorted(c.members) != sorted(ids)):
@@ -357,10 +315,9 @@ def run_script(text: str, name: str = "<script>") -> Outcome:
 
 def split_golden(text: str) -> tuple[str, str | None]:
     """The command part (with its trailing newline) and the expected output, if any."""
-    lines = text.splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        if line.strip() == SEPARATOR:
-            return "".join(lines[:i]), "".join(lines[i + 1:])
+    m = re.search(rf"^{SEPARATOR}[ \t]*$\n?", text, re.MULTILINE)
+    if m:
+        return text[:m.start()], text[m.end():]
     return text if text.endswith("\n") or not text else text + "\n", None
 
 
@@ -388,14 +345,16 @@ def main(argv: list[str]) -> int:
         return 2
     status = 0
     for f in files:
-        outcome, expected = check_file(Path(f), rewrite)
-        for fail in outcome.failures:
-            print(f"{f}: {fail}")
-        if outcome.failures or outcome.output != expected:
-            status = 1
-            print(diff(Path(f), expected, outcome.output), end="")
-        else:
-            print(f"{f}: ok")
+        try:
+            outcome, expected = check_file(Path(f), rewrite)
+        except ScriptError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        bad = bool(outcome.failures) or outcome.output != expected
+        status |= bad
+        print("".join(f"{f}: {x}\n" for x in outcome.failures)
+              + (diff(Path(f), expected, outcome.output) if bad
+                 else f"{f}: {'written' if rewrite else 'ok'}"))
     return status
 
 

@@ -15,6 +15,7 @@ Corosync's totemconfig.c:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 class TotemConfigError(ValueError):
@@ -65,24 +66,24 @@ class TotemConfig:
                 f"totem.consensus ({self.consensus} ms) must be at least 1.2 × token "
                 f"({self.token_timeout_ms} ms)")
 
-    @property
+    @cached_property
     def token_timeout_ms(self) -> int:
         extra = max(0, len(self.nodes) - 2) * self.token_coefficient
         return self.token + extra
 
-    @property
+    @cached_property
     def consensus_timeout_ms(self) -> int:
         if self.consensus is not None:
             return self.consensus
         return int(self.token_timeout_ms * 1.2)
 
-    @property
+    @cached_property
     def token_retransmit_timeout_ms(self) -> int:
         if self.token_retransmit is not None:
             return self.token_retransmit
         return int(self.token_timeout_ms / (self.token_retransmits_before_loss_const + 0.2))
 
-    @property
+    @cached_property
     def hold_timeout_ms(self) -> int:
         if self.hold is not None:
             return self.hold

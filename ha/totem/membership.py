@@ -223,8 +223,12 @@ class Membership:
             if ct.ring_id == s.my_ring_id and ct.memb_index == len(ct.addrs):
                 self.recovery_enter(ct)
         elif (st is MembState.RECOVERY and s.node_id == s.my_ring_id[0]
-              and ct.ring_id == s.my_ring_id and not s.originated_orf_token):
-            # The commit token's second rotation is complete: start the new ring.
+              and ct.ring_id == s.my_ring_id and not s.originated_orf_token
+              and ct.token_seq > len(ct.addrs)):
+            # The commit token's second rotation is complete: start the new ring. A
+            # retransmitted copy from the first rotation (token_seq <= members) is not
+            # that proof; Corosync takes it, then retransmits an ORF token that members
+            # still in COMMIT drop, and the attempt is lost to a token timeout.
             s.originated_orf_token = True
             self.orf_token_send_initial()
 

@@ -15,7 +15,8 @@ one deterministic step, so Hypothesis chooses (and shrinks) the whole schedule:
   for a node while it is down (no socket);
 - ``partition(assign)`` / ``heal()``: datagrams between groups are dropped, both
   those in flight and later ones (a node's datagrams to itself use the loopback);
-- ``settle(ms)``: a lossless network with a fixed latency runs for ``ms``.
+- ``settle(ms, deaf)``: the network runs for ``ms`` with a fixed latency, lossless
+  except that node ``deaf`` (if drawn) loses every ordered message sent to it.
 
 Invariants (named as ``ha.sim.checkers`` names them) are checked after every step;
 virtual synchrony and safe delivery at teardown. Then liveness: everything heals,
@@ -41,6 +42,7 @@ from hypothesis.stateful import (
 from ha.sim.checkers import Checker
 from ha.totem.config import TotemConfig
 from ha.totem.effects import Persist, Send
+from ha.totem.messages import Mcast
 from ha.totem.node import TotemNode
 from ha.totem.quorum import QuorumConfig
 
@@ -127,9 +129,10 @@ class TotemMachine(RuleBasedStateMachine):
                                  f"a core re-arms a timer that is already due")
         self.now = max(self.now, target_us)
 
-    def _run_lossless(self, until_us: int) -> None:
+    def _run_lossless(self, until_us: int, deaf: int | None = None) -> None:
         """The network delivers every datagram in send order, ``LATENCY_US`` apart,
-        and timers fire in time order, until ``until_us``."""
+        and timers fire in time order, until ``until_us``. Node ``deaf`` (if any)
+        loses every ordered message (``Mcast``) sent to it, retransmissions included."""
         for _ in range(MAX_TICKS * 10):
             nxt = self._next_timer()
             if self.pool:
@@ -138,7 +141,10 @@ class TotemMachine(RuleBasedStateMachine):
                     self._tick_one(*nxt)
                 elif t_msg <= until_us:
                     self.now = t_msg
-                    self._deliver_at(0)
+                    if deaf is not None and self.pool[0][0] == deaf and type(self.pool[0][2]) is Mcast:
+                        self.pool.pop(0)
+                    else:
+                        self._deliver_at(0)
                 else:
                     break
             elif nxt is not None and nxt[0] <= until_us:
@@ -181,9 +187,21 @@ class TotemMachine(RuleBasedStateMachine):
         self._deliver_at(i % len(self.pool))
 
     @precondition(lambda self: self.pool)
+    @rule(k=st.integers(1, 30))
+    def deliver_oldest(self, k: int) -> None:
+        for _ in range(min(k, len(self.pool))):
+            self._deliver_at(0)
+
+    @precondition(lambda self: self.pool)
     @rule(i=st.integers(0, 1 << 16))
     def drop(self, i: int) -> None:
         self.pool.pop(i % len(self.pool))
+
+    @precondition(lambda self: self.pool)
+    @rule(k=st.integers(0, 4))
+    def drop_to(self, k: int) -> None:
+        dst = self.ids[k % len(self.ids)]
+        self.pool = [p for p in self.pool if p[0] != dst]
 
     @precondition(lambda self: self.pool)
     @rule(i=st.integers(0, 1 << 16))
@@ -200,9 +218,10 @@ class TotemMachine(RuleBasedStateMachine):
     def heal(self) -> None:
         self.group = {}
 
-    @rule(ms=st.sampled_from([5, 50, 500]))
-    def settle(self, ms: int) -> None:
-        self._run_lossless(self.now + ms * 1000)
+    @rule(ms=st.sampled_from([5, 50, 500]), deaf=st.none() | st.integers(0, 4))
+    def settle(self, ms: int, deaf: int | None) -> None:
+        self._run_lossless(self.now + ms * 1000,
+                           None if deaf is None else self.ids[deaf % len(self.ids)])
 
     # ---- time ---------------------------------------------------------------------------
     @precondition(lambda self: any(self.cores.values()))
@@ -221,12 +240,13 @@ class TotemMachine(RuleBasedStateMachine):
 
     # ---- the application and node faults ---------------------------------------------------
     @precondition(lambda self: any(self.cores.values()))
-    @rule(k=st.integers(0, 4), safe=st.booleans())
-    def submit(self, k: int, safe: bool) -> None:
+    @rule(k=st.integers(0, 4), safe=st.booleans(), count=st.integers(1, 5))
+    def submit(self, k: int, safe: bool, count: int) -> None:
         alive = self._alive()
         n = alive[k % len(alive)]
-        self.counter[n] += 1
-        self._submit(n, f"{n}.{self.incarnation[n]}.{self.counter[n]}".encode(), safe)
+        for _ in range(count):
+            self.counter[n] += 1
+            self._submit(n, f"{n}.{self.incarnation[n]}.{self.counter[n]}".encode(), safe)
 
     @precondition(lambda self: any(self.cores.values()))
     @rule(k=st.integers(0, 4))
