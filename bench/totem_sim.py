@@ -68,7 +68,8 @@ def kill_to_membership(token: int, coefficient: int, consensus: int | None,
         installed: dict[int, int] = {}
         killed_at = [0]
 
-        def observe(t: int, n: int, e: object) -> None:
+        def observe(t: int, n: int, e: object, installed: dict[int, int] = installed,
+                    killed_at: list[int] = killed_at) -> None:
             if (isinstance(e, ConfigurationChange) and not e.transitional and killed_at[0]
                     and e.members == (1, 2)):
                 installed.setdefault(n, t)
