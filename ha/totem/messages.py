@@ -97,7 +97,3 @@ class TokenHoldCancel:
 
 Message = OrfToken | Mcast | MembJoin | CommitToken | MergeDetect | TokenHoldCancel
 
-
-def message_sender(msg: Message) -> int:
-    """The node that put this datagram on the wire (for a token: the previous holder)."""
-    return msg.sender
