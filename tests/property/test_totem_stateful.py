@@ -337,8 +337,8 @@ class TotemMachine(RuleBasedStateMachine):
 
 
 TotemMachine.TestCase.settings = settings(
-    max_examples=60,
-    stateful_step_count=60,
+    max_examples=200,
+    stateful_step_count=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
