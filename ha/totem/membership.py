@@ -80,7 +80,7 @@ class Membership:
         elif join.sender in s.my_new_memb and join.ring_seq >= s.my_ring_id[1]:
             # A member of the ring being formed went back to gather: follow it.
             if st is MembState.RECOVERY:
-                self.old_ring_state_restore()
+                self.recovery_abandoned()
             self.gather_enter(f"join during {st.value}")
             self.memb_join_process(join)
         else:
@@ -169,9 +169,11 @@ class Membership:
         s.old_ring_state_high_seq_received = s.my_high_seq_received
         s.old_msgs = s.ring_msgs
 
-    def old_ring_state_restore(self) -> None:
-        s = self.s
-        s.count("recovery_token_lost")
+    def recovery_abandoned(self) -> None:
+        """A recovery attempt failed. Corosync restores the old ring's aru here; this
+        core keeps the old ring's state apart from the new ring's (``old_*``), so there
+        is nothing to restore, only the event to count."""
+        self.s.count("recovery_token_lost")
 
     def commit_enter(self, ct: CommitToken) -> None:
         s = self.s

@@ -176,7 +176,7 @@ class TotemSRP(Membership):
                 s.count("commit_token_lost")
                 self.gather_enter("token lost in commit")
             else:
-                self.old_ring_state_restore()
+                self.recovery_abandoned()
                 self.gather_enter("token lost in recovery")
         elif name == "consensus":
             self.on_consensus_timeout()
