@@ -297,6 +297,15 @@ class VoteQuorum:
                            self._total_votes(), self._quorum,
                            tuple(f for f in FLAG_ORDER if shown[f]))
 
+    @property
+    def config(self) -> QuorumConfig:
+        return self._cfg
+
+    @property
+    def highest_expected(self) -> int:
+        """The highest expected_votes any current member holds (quorumtool's line)."""
+        return max(n.expected_votes for _, n in self._live())
+
     # ---- core -------------------------------------------------------------------------------
 
     def _node_info(self) -> NodeInfo:

@@ -142,7 +142,20 @@ class TotemSRP(Membership):
         return self._end()
 
     # ---- dispatch -------------------------------------------------------------------
+    def _stale_ring(self, msg: Mcast | OrfToken | CommitToken) -> bool:
+        """A ring-bound message from a member of this very ring that names an older ring
+        is a late or replayed packet of the past, not news of another partition: if it
+        were taken for a foreign message it would start a needless gather."""
+        s = self.s
+        if (s.state is MembState.OPERATIONAL and msg.ring_id[1] < s.my_ring_id[1]
+                and msg.sender in s.my_memb and msg.sender != s.node_id):
+            s.count("dropped_stale_ring")
+            return True
+        return False
+
     def _dispatch(self, msg: object) -> None:
+        if isinstance(msg, (Mcast, OrfToken, CommitToken)) and self._stale_ring(msg):
+            return
         if isinstance(msg, Mcast):
             self._on_mcast(msg)
         elif isinstance(msg, OrfToken):
