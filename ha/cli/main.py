@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from ha import __version__
-from ha.cli import sim
+from ha.cli import cluster, keygen, node, sim
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hastack {__version__}")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sim.add_parser(sub)
+    node.add_parser(sub)
+    cluster.add_parser(sub)
+    keygen.add_parser(sub)
     return parser
 
 

@@ -200,7 +200,7 @@ class TotemSRP(Membership):
         elif name in ("retransmit", "hold"):
             if st is not MembState.GATHER and s.retransmit_copy is not None:
                 dest, tok = s.retransmit_copy
-                s.count("token_retransmitted")
+                s.count("token_retransmitted" if name == "retransmit" else "token_hold_released")
                 s.out.append(Send(dest, tok))
             if name == "retransmit" and st is not MembState.GATHER:
                 s.arm("retransmit", s.config.token_retransmit_timeout_ms)
