@@ -3,6 +3,7 @@
 - ``membership`` — ring id, Totem state, members (with names and addresses);
 - ``quorum`` — votequorum's view, the fields ``corosync-quorumtool -s`` prints;
 - ``stats`` — packets sent and received, every dropped packet by reason;
+- ``groups`` — the process groups this node knows and their members;
 - ``send`` — a message to a process group, in total order;
 - ``listen`` — join a process group and stream its changes and messages;
 - ``bench`` — the ``cpgbench``-like load generator (see ``ha.runtime.loadgen``).
@@ -95,6 +96,11 @@ async def serve(d: NodeDaemon, req: Reply) -> Reply | AsyncIterator[Reply]:
         return quorum(d)
     if op == "stats":
         return d.stats()
+    if op == "groups":
+        g = d.core.groups
+        return {"ok": True, "groups": {name: list(g.view(name)) for name in sorted(g.members)
+                                       if g.members[name]},
+                "local": sorted(g.local)}
     if op == "send":
         group = _group(req)
         d.group_send(group, _data(req), bool(req.get("safe", False)))
@@ -108,4 +114,4 @@ async def serve(d: NodeDaemon, req: Reply) -> Reply | AsyncIterator[Reply]:
                                 if k in req}
         return await GroupLoad(d, _group(req), **args).run()
     return {"ok": False, "error": f"unknown op {op!r} (expected membership, quorum, stats, "
-                                  "send, listen or bench)"}
+                                  "groups, send, listen or bench)"}
