@@ -52,6 +52,7 @@ from ha.totem.quorum import QuorumConfig
 
 SOCKET_BUFFER = 4 << 20
 LISTENER_QUEUE = 10000
+PACK_OVERHEAD = 76 + 30 + 29 + 8   # packet header+HMAC+GCM tag, Mcast, inner Mcast, slack
 
 
 def ring_id_str(ring_id: tuple[int, int] | None) -> str:
@@ -132,7 +133,11 @@ class NodeDaemon:
                                  cipher=cfg.crypto_cipher, mtu=cfg.netmtu,
                                  incarnation=incarnation)
         quorum = cfg.quorum or QuorumConfig(votes={n.nodeid: n.quorum_votes for n in cfg.nodes})
-        self.core = TotemNode(nodeid, cfg.totem, quorum, ring_seq=self.state.read("ring_seq"))
+        # Pack small group messages into one Totem message that still fits a datagram
+        # when recovery re-sends it encapsulated (outer + inner Mcast headers).
+        pack_limit = self.codec.max_datagram - PACK_OVERHEAD
+        self.core = TotemNode(nodeid, cfg.totem, quorum, ring_seq=self.state.read("ring_seq"),
+                              pack_limit=pack_limit)
         self.counters: Counter[str] = Counter()
         self.t0 = 0.0
         self.trace = TraceWriter(trace_path, nodeid, 0.0)

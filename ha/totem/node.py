@@ -7,10 +7,16 @@ into quorum and group events, in the order the ring delivers them.
 
 Entry points, each returning effects: ``start``, ``receive``, ``tick``, ``join``,
 ``leave``, ``send``; ``next_deadline`` for the runtime's single timer.
+
+Packing (what Corosync's totempg does): small group messages queued behind another
+that has not been sent yet share its Totem message, ``P`` + (u16 length + payload)*,
+up to ``pack_limit`` bytes, so a token visit carries many of them. Each is delivered
+on its own, in queue order, with the Totem message's ring id and sequence.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 
 from ha.totem.config import TotemConfig
@@ -28,14 +34,17 @@ from ha.totem.state import MembState
 
 SERVICE_QUORUM = b"Q"
 SERVICE_GROUPS = b"G"
+SERVICE_PACKED = b"P"
+_LEN = struct.Struct(">H")
 
 
 class TotemNode:
     """Membership, quorum and process groups of one node."""
 
     def __init__(self, node_id: int, totem: TotemConfig, quorum: QuorumConfig,
-                 ring_seq: int = 0) -> None:
+                 ring_seq: int = 0, pack_limit: int = 0) -> None:
         self.node_id = node_id
+        self.pack_limit = pack_limit
         self.srp = TotemSRP(node_id, totem, ring_seq)
         self.quorum = VoteQuorum(node_id, quorum)
         self.groups = ProcessGroups(node_id)
@@ -91,7 +100,30 @@ class TotemNode:
         return self._mcast(now_us, SERVICE_GROUPS + self.groups.leave(group))
 
     def send(self, now_us: int, group: str, data: bytes, safe: bool = False) -> list[NodeEffect]:
-        return self._mcast(now_us, SERVICE_GROUPS + self.groups.send(group, data), safe)
+        payload = SERVICE_GROUPS + self.groups.send(group, data)
+        if self._pack(payload, safe):
+            return []
+        return self._mcast(now_us, payload, safe)
+
+    def _pack(self, payload: bytes, safe: bool) -> bool:
+        """Append ``payload`` to the last queued, unsent Totem message when it fits."""
+        limit = self.pack_limit
+        queue = self.srp.s.new_message_queue
+        if not limit or not queue or len(payload) + 2 > limit // 2:
+            return False
+        last, last_safe = queue[-1]
+        if last_safe != safe:
+            return False
+        if last[:1] == SERVICE_PACKED:
+            if len(last) + 2 + len(payload) > limit:
+                return False
+            queue[-1] = (last + _LEN.pack(len(payload)) + payload, safe)
+            return True
+        if last[:1] != SERVICE_GROUPS or 1 + 4 + len(last) + len(payload) > limit:
+            return False
+        queue[-1] = (SERVICE_PACKED + _LEN.pack(len(last)) + last + _LEN.pack(len(payload))
+                     + payload, safe)
+        return True
 
     def mcast(self, now_us: int, payload: bytes, safe: bool = False) -> list[NodeEffect]:
         """A raw ordered message with no service byte of ours: delivered as ``Deliver``."""
@@ -127,6 +159,8 @@ class TotemNode:
         return out
 
     def _on_deliver(self, now_us: int, d: Deliver, pending: list[object]) -> list[NodeEffect]:
+        if d.payload[:1] == SERVICE_PACKED:
+            return self._unpack(now_us, d, pending)
         service, body = d.payload[:1], d.payload[1:]
         try:
             if service == SERVICE_QUORUM:
@@ -142,6 +176,28 @@ class TotemNode:
             return [Trace("dropped", {"reason": "service message", "error": str(exc)[:200]})]
         self.stats["dropped_unknown_service"] = self.stats.get("dropped_unknown_service", 0) + 1
         return []
+
+    def _unpack(self, now_us: int, d: Deliver, pending: list[object]) -> list[NodeEffect]:
+        data = d.payload
+        parts: list[bytes] = []
+        at = 1
+        while at < len(data):
+            if at + 2 > len(data):
+                break
+            (n,) = _LEN.unpack_from(data, at)
+            at += 2
+            if n == 0 or at + n > len(data) or data[at:at + 1] == SERVICE_PACKED:
+                break
+            parts.append(data[at:at + n])
+            at += n
+        else:
+            out: list[NodeEffect] = []
+            for part in parts:
+                out += self._on_deliver(now_us, Deliver(d.sender, d.ring_id, d.seq, part, d.safe),
+                                        pending)
+            return out
+        self.stats["dropped_service_message"] = self.stats.get("dropped_service_message", 0) + 1
+        return [Trace("dropped", {"reason": "packed message", "error": f"bad framing at {at}"})]
 
     def _quorum_changed(self) -> list[NodeEffect]:
         st = self.quorum.state

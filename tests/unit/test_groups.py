@@ -83,3 +83,65 @@ def test_bad_group_names_are_refused(name: str) -> None:
 def test_malformed_group_messages_raise_a_peer_error(data: bytes) -> None:
     with pytest.raises((GroupMessageError, ValueError)):
         ProcessGroups(1).deliver(2, data, (1, 4), 1)
+
+
+def test_packed_group_messages_are_delivered_one_by_one_in_order() -> None:
+    from ha.totem.config import TotemConfig
+    from ha.totem.effects import GroupMessage
+    from ha.totem.node import TotemNode
+    from ha.totem.quorum import QuorumConfig
+
+    totem = TotemConfig(token=300, token_coefficient=0, nodes=(1, 2, 3))
+    quorum = QuorumConfig(votes={1: 1, 2: 1, 3: 1})
+    nodes = {n: TotemNode(n, totem, quorum, pack_limit=1200) for n in (1, 2, 3)}
+    got: dict[int, list[tuple[int, bytes, int]]] = {1: [], 2: [], 3: []}
+    inflight: list[tuple[int, object]] = []
+    now = 0
+
+    def apply(n: int, effects: list[object]) -> None:
+        from ha.totem.effects import Send
+        for e in effects:
+            if isinstance(e, Send):
+                for dst in ((1, 2, 3) if e.dest is None else (e.dest,)):
+                    if e.dest is not None or dst != n:
+                        inflight.append((dst, e.msg))
+            elif isinstance(e, GroupMessage):
+                got[n].append((e.sender, e.payload, e.seq))
+
+    def run(until: int) -> None:
+        nonlocal now
+        while now < until:
+            while inflight:
+                dst, msg = inflight.pop(0)
+                apply(dst, nodes[dst].receive(now, msg))
+            now += 1000
+            for n in nodes:
+                apply(n, nodes[n].tick(now))
+
+    for n in nodes:
+        apply(n, nodes[n].start(0))
+    run(2_000_000)
+    assert nodes[1].members == (1, 2, 3)
+    for n in nodes:
+        apply(n, nodes[n].join(now, "g"))
+    run(now + 200_000)
+    for k in range(40):
+        apply(1, nodes[1].send(now, "g", b"m%03d" % k))
+    assert nodes[1].srp.backlog < 40          # packed: fewer Totem messages than sends
+    run(now + 500_000)
+    for n in nodes:
+        assert [p for _, p, _ in got[n]] == [b"m%03d" % k for k in range(40)]
+        assert len({seq for _, _, seq in got[n]}) < 40
+
+
+def test_badly_framed_packed_message_is_dropped_and_counted() -> None:
+    from ha.totem.config import TotemConfig
+    from ha.totem.effects import Deliver
+    from ha.totem.node import TotemNode
+    from ha.totem.quorum import QuorumConfig
+
+    node = TotemNode(1, TotemConfig(nodes=(1,)), QuorumConfig(votes={1: 1}), pack_limit=1200)
+    for bad in (b"P\x00", b"P\x00\x05Gab", b"P\x00\x00", b"P\x00\x03P\x00\x00"):
+        out = node._on_deliver(0, Deliver(2, (1, 4), 7, bad, False), [])
+        assert [e.fields["reason"] for e in out] == ["packed message"]   # type: ignore[union-attr]
+    assert node.stats["dropped_service_message"] == 4
