@@ -50,7 +50,8 @@ class HastackCluster:
     """``n`` hastack nodes; node ids 1..n; ``workdir`` holds configs, logs and traces."""
 
     def __init__(self, n: int, workdir: str, *, lab: NetnsLab | None = None,
-                 token: int = 300, token_coefficient: int = 0, consensus: int | None = None,
+                 token: int | None = 300, token_coefficient: int | None = 0,
+                 consensus: int | None = None,
                  totem: Mapping[str, Any] | None = None,
                  quorum: Mapping[str, Any] | None = None, cipher: str = "none",
                  port: int | None = None, trace_deliveries: bool = False) -> None:
@@ -68,9 +69,11 @@ class HastackCluster:
         self.trace_deliveries = trace_deliveries
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self._logs: dict[int, IO[bytes]] = {}
-        totem_opts: dict[str, Any] = {"token": token, "token_coefficient": token_coefficient}
-        if consensus is not None:
-            totem_opts["consensus"] = consensus
+        totem_opts: dict[str, Any] = {}   # None leaves Corosync's default
+        for name, value in (("token", token), ("token_coefficient", token_coefficient),
+                            ("consensus", consensus)):
+            if value is not None:
+                totem_opts[name] = value
         totem_opts.update(totem or {})
         if cipher != "none":
             totem_opts.update(crypto_cipher=cipher, crypto_hash="sha256")
@@ -208,7 +211,7 @@ class HastackCluster:
         r = self.try_ask(i, "membership")
         if r is None or r["state"] != "OPERATIONAL":
             return None
-        return tuple(r["ring_id"]), tuple(m["nodeid"] for m in r["members"])  # type: ignore[return-value]
+        return tuple(r["ring_id"]), tuple(m["nodeid"] for m in r["members"])
 
     def wait_for(self, what: str, pred: Callable[[], bool], timeout: float) -> float:
         """Poll ``pred`` until it holds; returns the time it held. Gives up after

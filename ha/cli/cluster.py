@@ -65,6 +65,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--duration", type=float, default=10.0, help="seconds of sending")
     p.add_argument("--receive-only", action="store_true", help="count, do not send")
     p.add_argument("--rate", type=float, help="limit to this many messages/s")
+    p.add_argument("--members", type=int, default=1,
+                   help="wait until the group has this many nodes before sending")
+    p.add_argument("--senders", type=int, default=0,
+                   help="count until END from this many senders (0: until quiet)")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="give up waiting for members or END after this many seconds")
     _common(p)
     p.set_defaults(func=cmd_bench_groups)
 
@@ -224,7 +230,9 @@ def cmd_bench_groups(args: argparse.Namespace) -> int:
                       f"({'receive only' if args.receive_only else 'sending'})...",
                       file=sys.stderr, flush=True)
             fields: dict[str, Any] = {"group": args.group, "size": args.size,
-                                      "duration": args.duration, "send": not args.receive_only}
+                                      "duration": args.duration, "send": not args.receive_only,
+                                      "members": args.members, "senders": args.senders,
+                                      "timeout": args.timeout}
             if args.rate is not None:
                 fields["rate"] = args.rate
             r = c.request("bench", **fields)
@@ -235,10 +243,10 @@ def cmd_bench_groups(args: argparse.Namespace) -> int:
         print(f"ha bench groups: {r.get('error')}", file=sys.stderr)
         return 1
     if args.output_as == "json":
-        _json(r)
+        print(json.dumps({k: v for k, v in r.items() if k != "ok"}, sort_keys=True))
         return 0
     lat = r["latency_ms"]
-    print(f"node {r['node_id']}: {r['delivered']} delivered ({r['sent']} sent) in "
+    print(f"node {r['node']}: {r['delivered']} delivered ({r['sent']} sent) in "
           f"{r['duration_s']:.2f} s: {r['msgs_per_s']:.0f} msgs/s, "
           f"{r['bytes_per_s'] / 1e6:.2f} MB/s; latency ms p50 {lat['p50']} p90 {lat['p90']} "
           f"p99 {lat['p99']} max {lat['max']}; order hash {r['order_hash']}")

@@ -110,7 +110,8 @@ async def serve(d: NodeDaemon, req: Reply) -> Reply | AsyncIterator[Reply]:
     if op == "bench":
         from ha.runtime.loadgen import GroupLoad
 
-        args: dict[str, Any] = {k: req[k] for k in ("size", "duration", "send", "rate")
+        args: dict[str, Any] = {k: req[k] for k in ("size", "duration", "send", "rate",
+                                                    "members", "senders", "timeout")
                                 if k in req}
         return await GroupLoad(d, _group(req), **args).run()
     return {"ok": False, "error": f"unknown op {op!r} (expected membership, quorum, stats, "

@@ -288,11 +288,13 @@ class PacketCodec:
         return self._add_fragment(peer, sender, counter - index, index, count,
                                   body[start:end], now)
 
-    def _message(self, body: bytes, start: int, end: int) -> Message | None:
+    def _message(self, body: bytes, start: int, end: int, datagrams: int = 1) -> Message | None:
         try:
             msg = decode_body(body, start, end)
         except BodyError as e:
-            return self._drop(e.reason)
+            # A refused message of several fragments drops each of its datagrams.
+            self.drops[e.reason] += datagrams
+            return None
         self._recv_messages += 1
         return msg
 
@@ -331,7 +333,7 @@ class PacketCodec:
         self._remove(key)
         self._reassembled += 1
         body = b"".join([p.chunks[i] for i in range(count)])
-        return self._message(body, 0, len(body))
+        return self._message(body, 0, len(body), count)
 
     def _remove(self, key: tuple[int, int]) -> _Partial:
         p = self._partials.pop(key)

@@ -40,6 +40,7 @@ class Membership:
         s.originated_orf_token = False
         s.my_proc.add(s.node_id)
         s.consensus = {s.node_id}
+        s.deferred_joins.clear()
         prev = s.state
         s.state = MembState.GATHER
         for t in ("token", "retransmit", "merge", "hold"):
@@ -85,6 +86,11 @@ class Membership:
             self.memb_join_process(join)
         else:
             s.count("join_ignored_" + st.value)
+            if join.sender not in s.my_new_memb:
+                # Someone outside the ring we are forming wants to merge. Acting now
+                # would abandon this ring; dropping it would cost its sender a join
+                # timeout. Take it up once this ring is operational (as if delayed).
+                s.deferred_joins[join.sender] = join
 
     def memb_join_process(self, join: MembJoin) -> None:
         s = self.s
@@ -348,3 +354,23 @@ class Membership:
         s.my_high_delivered = 0
         s.state = MembState.OPERATIONAL
         s.count("operational_entered")
+
+    def replay_deferred_joins(self) -> None:
+        """Take up joins heard while forming a ring of this node alone (a node that
+        just started, whose startup join drew the others' joins while it was committing
+        its singleton ring). Called at the end of an entry point, once the token that
+        made the ring operational has been dealt with."""
+        s = self.s
+        if not s.deferred_joins or s.state is not MembState.OPERATIONAL:
+            return
+        if len(s.my_memb) > 1:
+            # Other members may still be in recovery: a gather now would make them
+            # abandon it (and a stale join can keep doing so); leave it to the sender's
+            # next join, as Corosync does.
+            s.deferred_joins.clear()
+            return
+        deferred = list(s.deferred_joins.values())
+        s.deferred_joins.clear()
+        for join in deferred:
+            if s.state is MembState.OPERATIONAL:
+                self.on_join(join)

@@ -90,6 +90,8 @@ class TotemSRP(Membership):
             s.now_us = now_us
 
     def _end(self) -> list[Effect]:
+        if self.s.deferred_joins:
+            self.replay_deferred_joins()
         out = self.s.out
         self.s.out = []
         return out

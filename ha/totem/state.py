@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ha.totem.config import TotemConfig
 from ha.totem.effects import Effect
-from ha.totem.messages import CommitToken, Mcast, OrfToken, RingId
+from ha.totem.messages import CommitToken, Mcast, MembJoin, OrfToken, RingId
 
 
 class MembState(enum.Enum):
@@ -54,6 +54,9 @@ class SRPState:
     my_proc: set[int] = field(default_factory=set)
     my_failed: set[int] = field(default_factory=set)
     consensus: set[int] = field(default_factory=set)
+    # joins from outside the ring being formed, heard in COMMIT/RECOVERY; replayed
+    # once OPERATIONAL instead of waiting for their sender's next join timeout
+    deferred_joins: dict[int, MembJoin] = field(default_factory=dict)
     token_ring_id_seq: int = 0
     failed_to_recv: bool = False
     commit_token: CommitToken | None = None
