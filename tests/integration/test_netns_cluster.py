@@ -105,38 +105,43 @@ def _per_ring(c: HastackCluster, i: int) -> dict[tuple[int, int], list[tuple[int
     return rings
 
 
-def test_20_percent_loss_on_one_node(tmp_path: Path) -> None:
-    for c in _cluster(3, tmp_path, trace_deliveries=True):
-        listeners = []
-        for i in c.nodes:
-            cl = ControlClient(c.path(i, "sock"))
-            assert cl.request("listen", group="order")["ok"]
-            listeners.append(cl)
-        c.wait_for("all in group order", lambda: c.ask(1, "groups")["groups"].get(
-            "order") == [1, 2, 3], 30)
-        c.lab.loss(3, 20)  # type: ignore[union-attr]
-        sent = 0
-        end = time.monotonic() + 15
-        while time.monotonic() < end:
-            for sender in (1, 2):
-                if c.ask(sender, "send", group="order", data=f"{sender}:{sent}")["ok"]:
-                    sent += 1
-            time.sleep(0.05)
-        c.lab.heal()  # type: ignore[union-attr]
-        c.wait_membership(c.nodes, c.nodes, timeout=60)
-        # Everything sent reached nodes 1 and 2 (they never lost a packet of their own).
-        c.wait_for("all delivered on 1 and 2", lambda: all(
-            sum(len(v) for v in _per_ring(c, i).values()) >= sent for i in (1, 2)), 30)
-        rings = {i: _per_ring(c, i) for i in c.nodes}
-        assert sum(len(v) for v in rings[1].values()) == sent
-        # One order per configuration: within a ring, what two nodes delivered is the
-        # same sequence, one a prefix of the other (a node that left the ring stops).
-        for ring in set().union(*(r.keys() for r in rings.values())):
-            seqs = [rings[i].get(ring, []) for i in c.nodes]
-            longest = max(seqs, key=len)
-            for s in seqs:
-                assert s == longest[:len(s)], (ring, seqs)
-        regular = {i: len(c.trace_records(i, "regular")) for i in c.nodes}
-        print(f"messages {sent}; regular configurations per node {regular}")
-        for cl in listeners:
-            cl.close()
+@pytest.fixture
+def three_traced(tmp_path: Path) -> Iterator[HastackCluster]:
+    yield from _cluster(3, tmp_path, trace_deliveries=True)
+
+
+def test_20_percent_loss_on_one_node(three_traced: HastackCluster) -> None:
+    c = three_traced
+    listeners = []
+    for i in c.nodes:
+        cl = ControlClient(c.path(i, "sock"))
+        assert cl.request("listen", group="order")["ok"]
+        listeners.append(cl)
+    c.wait_for("all in group order", lambda: c.ask(1, "groups")["groups"].get(
+        "order") == [1, 2, 3], 30)
+    c.lab.loss(3, 20)  # type: ignore[union-attr]
+    sent = 0
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        for sender in (1, 2):
+            if c.ask(sender, "send", group="order", data=f"{sender}:{sent}")["ok"]:
+                sent += 1
+        time.sleep(0.05)
+    c.lab.heal()  # type: ignore[union-attr]
+    c.wait_membership(c.nodes, c.nodes, timeout=60)
+    # Everything sent reached nodes 1 and 2 (they never lost a packet of their own).
+    c.wait_for("all delivered on 1 and 2", lambda: all(
+        sum(len(v) for v in _per_ring(c, i).values()) >= sent for i in (1, 2)), 30)
+    rings = {i: _per_ring(c, i) for i in c.nodes}
+    assert sum(len(v) for v in rings[1].values()) == sent
+    # One order per configuration: within a ring, what two nodes delivered is the
+    # same sequence, one a prefix of the other (a node that left the ring stops).
+    for ring in set().union(*(r.keys() for r in rings.values())):
+        seqs = [rings[i].get(ring, []) for i in c.nodes]
+        longest = max(seqs, key=len)
+        for s in seqs:
+            assert s == longest[:len(s)], (ring, seqs)
+    regular = {i: len(c.trace_records(i, "regular")) for i in c.nodes}
+    print(f"messages {sent}; regular configurations per node {regular}")
+    for cl in listeners:
+        cl.close()
