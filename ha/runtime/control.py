@@ -105,6 +105,10 @@ class ControlServer:
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                 ValueError):
             return
+        except asyncio.CancelledError:
+            # The daemon is shutting down: end this client quietly (asyncio's stream
+            # callback would otherwise report the cancelled handler as an error).
+            return
         finally:
             with contextlib.suppress(Exception):
                 writer.close()

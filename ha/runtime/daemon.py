@@ -207,7 +207,10 @@ class NodeDaemon:
                 handle.cancel()
         await self.control.close()
         if self.transport is not None:
-            self.transport.close()
+            # Streams still open (a listener whose client is gone) may leave their group
+            # as they are cancelled after this: with no transport, that sends nothing.
+            transport, self.transport = self.transport, None
+            transport.close()
         self.trace.write(self.loop.time() if self.loop else 0.0, "stop", {})
         self.trace.close()
 

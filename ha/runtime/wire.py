@@ -32,6 +32,9 @@ Checks on receipt, in this order (the first that fails names the drop reason):
                     each fragment it held is counted once
 =================== ==========================================================
 
+A reassembled message whose body is refused (``unknown_type``, ``malformed``) counts
+each of its fragments, so that every dropped datagram is counted exactly once.
+
 Replay protection works like IPsec's: per sender, the highest packet counter seen in
 its current incarnation and a bitmap of the ``REPLAY_WINDOW`` counters below it. A
 higher incarnation (the peer restarted) resets the window and abandons the peer's
