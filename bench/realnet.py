@@ -34,6 +34,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import sys
@@ -125,6 +126,16 @@ def cluster(name: str, timing: Timing, args: argparse.Namespace) -> Iterator[Bac
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+_JITTER = random.Random(0)
+
+
+def pause(args: argparse.Namespace) -> None:
+    """Settle, plus a random part: a fault must not land at the same phase of the
+    token rotation (or of the merge timer) every time, or the medians of both
+    backends carry a phase bias instead of the protocol's behaviour."""
+    time.sleep(args.settle + _JITTER.uniform(0, args.jitter))
+
+
 def membership_cycle(b: Backend, args: argparse.Namespace) -> dict[str, float | None]:
     """kill → new membership, restart → joined, isolate → re-formed, heal → merged."""
     full = b.nodes
@@ -134,20 +145,20 @@ def membership_cycle(b: Backend, args: argparse.Namespace) -> dict[str, float | 
     t0 = b.kill_node(victim)
     out["kill_to_membership_ms"] = wait_reports(
         b, t0, {i: (lambda m: victim not in m) for i in others}, args.timeout, "kill")
-    time.sleep(args.settle)
+    pause(args)
     t0 = b.start_node(victim)
     out["restart_to_joined_ms"] = wait_reports(
         b, t0, {i: (lambda m: m == full) for i in full}, args.timeout, "restart")
-    time.sleep(args.settle)
+    pause(args)
     t0 = b.isolate(victim)
     want: dict[int, Callable[[Members], bool]] = {i: (lambda m: m == others) for i in others}
     want[victim] = lambda m: m == (victim,)
     out["isolate_to_reformed_ms"] = wait_reports(b, t0, want, args.timeout, "isolate")
-    time.sleep(args.settle)
+    pause(args)
     t0 = b.heal()
     out["heal_to_merged_ms"] = wait_reports(
         b, t0, {i: (lambda m: m == full) for i in full}, args.timeout, "heal")
-    time.sleep(args.settle)
+    pause(args)
     if not converged(b, args.timeout):
         raise RuntimeError("cluster did not converge after the membership cycle")
     return out
@@ -187,9 +198,9 @@ def throughput_run(b: Backend, size: int, senders: int,
     }
 
 
-def loss_run(b: Backend, args: argparse.Namespace) -> dict[str, Any]:
+def loss_run(b: Backend, args: argparse.Namespace, pct: float) -> dict[str, Any]:
     lossy = b.nodes[-1]
-    t0 = b.loss(lossy, args.loss_pct)
+    t0 = b.loss(lossy, pct)
     res = group_run(b, args.loss_size, 1, args.loss_duration, 20.0)
     t1 = b.heal()
     changes = {i: sum(1 for ev in b.membership_events(i) if t0 <= ev.ts <= t1)
@@ -226,18 +237,22 @@ def throughput_figures(b: Backend, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def loss_figures(b: Backend, args: argparse.Namespace) -> dict[str, Any]:
-    runs = []
-    for r in range(args.loss_repeat):
-        log(f"{b.name}: {args.loss_pct} % loss on node {b.nodes[-1]} for "
-            f"{args.loss_duration} s, run {r + 1}/{args.loss_repeat}")
-        runs.append(loss_run(b, args))
-        log(f"  {runs[-1]['membership_changes']} membership changes, "
-            f"{runs[-1]['msgs_per_s']} msgs/s")
-    return {"loss_pct": args.loss_pct, "lossy_node": b.nodes[-1],
-            "duration_s": args.loss_duration, "size": args.loss_size,
+    out: dict[str, Any] = {}
+    for pct in args.loss_pct:
+        runs = []
+        for r in range(args.loss_repeat):
+            log(f"{b.name}: {pct:g} % loss on node {b.nodes[-1]} for "
+                f"{args.loss_duration} s, run {r + 1}/{args.loss_repeat}")
+            runs.append(loss_run(b, args, pct))
+            log(f"  {runs[-1]['membership_changes']} membership changes, "
+                f"{runs[-1]['msgs_per_s']} msgs/s")
+        out[f"{pct:g}pct"] = {
+            "loss_pct": pct, "lossy_node": b.nodes[-1], "duration_s": args.loss_duration,
+            "size": args.loss_size,
             "membership_changes": summary([x["membership_changes"] for x in runs], 0),
             "msgs_per_s": summary([x["msgs_per_s"] for x in runs], 0),
             "runs": runs}
+    return out
 
 
 def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -297,12 +312,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sizes", type=csv(int), default=[100, 1024])
     p.add_argument("--senders", type=csv(int), default=[1, 3])
     p.add_argument("--bench-duration", type=float, default=10.0)
-    p.add_argument("--loss-pct", type=float, default=5.0)
+    p.add_argument("--loss-pct", type=csv(float), default=[5.0],
+                   help="loss on the last node, %%: a comma list runs each")
     p.add_argument("--loss-duration", type=float, default=55.0)
     p.add_argument("--loss-size", type=int, default=100)
     p.add_argument("--loss-repeat", type=int, default=1)
     p.add_argument("--loss-profiles", type=csv(str), default=["fast", "default"])
     p.add_argument("--settle", type=float, default=1.0, help="pause between steps, s")
+    p.add_argument("--jitter", type=float, default=1.0,
+                   help="plus a random pause of up to this many s (seeded), so faults "
+                        "land at every phase of the token rotation")
     p.add_argument("--timeout", type=float, default=60.0, help="longest wait for a report, s")
     p.add_argument("--workdir", default=None, help="parent of the per-run work directories")
     p.add_argument("--keep", action="store_true", help="keep configs and logs")

@@ -207,6 +207,7 @@ class TotemSRP(Membership):
             if name == "retransmit" and st is not MembState.GATHER:
                 s.arm("retransmit", s.config.token_retransmit_timeout_ms)
         elif name == "merge" and st is MembState.OPERATIONAL and s.my_ring_id[0] == s.node_id:
+            s.count("merge_detect_sent")
             s.out.append(Send(None, MergeDetect(s.node_id, s.my_ring_id)))
 
     def _token_hold_cancel_local(self) -> None:
