@@ -97,7 +97,7 @@ def render(result: dict[str, Any]) -> str:
     out.append(f'<rect width="{width}" height="{height}" fill="white"/>')
     title = " vs ".join(f"{n} {result['backends'][n].get('version', '')}".strip() for n in names)
     out.append(f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(title)}: '
-               f'{result["backends"][names[0]].get("nodes", "?")} nodes, one run</text>')
+               f'{result["backends"][names[0]].get("nodes", "?")} nodes, side by side on one machine</text>')
     lx = 10
     for k, n in enumerate(names):
         out.append(f'<rect x="{lx}" y="30" width="12" height="12" fill="{COLOURS[k]}"/>')

@@ -21,19 +21,17 @@ from ha.runtime.control import ControlClient, ControlError
 from ha.runtime.daemon import SOCKET_BUFFER
 from ha.runtime.wire import PacketCodec
 from ha.totem.messages import Mcast, Message, OrfToken
-from harness.packetfuzz import (
-    CLASSES,
-    Captured,
+from harness.fuzzlive import (
     FuzzSender,
     FuzzTally,
     LoopbackCapture,
     Pacer,
-    PacketFuzzer,
     feed,
     send_fuzz,
     socket_drops,
     udp_counters,
 )
+from harness.packetfuzz import CLASSES, Captured, PacketFuzzer
 from harness.realcluster import HastackCluster
 
 FUZZ_PACKETS = int(os.environ.get("HASTACK_FUZZ_PACKETS", "100000"))
