@@ -153,6 +153,20 @@ def test_atb_odd_cluster_relies_on_wait_for_all_rearming() -> None:
     assert c.quorate(1, 2, 3, 4, 5) == [True, True, False, False, False]
 
 
+def test_atb_odd_two_step_split_hazard() -> None:
+    # Known votequorum limitation, kept (found by the history property): with an odd vote
+    # total the tie is expected // 2 and the departure check looks one configuration
+    # back, so a split in two steps leaves the tie-breaker side and a majority both
+    # quorate; wait_for_all does not help, as 5 and 6 never lost quorum.
+    config = QuorumConfig(votes={1: 0, 2: 0, 3: 0, 4: 1, 5: 1, 6: 1}, wait_for_all=True,
+                          auto_tie_breaker=True)
+    c = Cluster(config)
+    c.form({1, 2, 3, 4, 5, 6})
+    c.form({1, 2, 3, 4, 5})           # 6 drops out (and keeps its last view)
+    c.form({1, 2, 3, 4}, {5, 6})
+    assert c.quorate(1, 2, 3, 4, 5, 6) == [True] * 6
+
+
 @pytest.mark.parametrize(("wfa", "expected"), [
     (True, [False, True, False, True]),
     # Known votequorum limitation, kept: node 1 lost quorum alone and still believes it
@@ -376,7 +390,8 @@ def test_module_is_sans_io() -> None:
 # ---- quorum intersection ---------------------------------------------------------------
 
 @st.composite
-def configs(draw: st.DrawFn, atb_needs_wfa: bool = False) -> QuorumConfig:
+def configs(draw: st.DrawFn, atb_needs_wfa: bool = False,
+            atb_even_votes: bool = False) -> QuorumConfig:
     ids = draw(st.lists(st.integers(1, 40), min_size=2, max_size=6, unique=True))
     votes = {i: draw(st.integers(0, 3)) for i in ids}
     extra = draw(st.none() | st.integers(0, 2))
@@ -384,6 +399,8 @@ def configs(draw: st.DrawFn, atb_needs_wfa: bool = False) -> QuorumConfig:
     wfa = draw(st.sampled_from([None, True, False]))
     if atb and atb_needs_wfa:
         wfa = True
+    if atb and atb_even_votes:
+        assume((sum(votes.values()) + (extra or 0)) % 2 == 0)
     node = draw(st.sampled_from(["lowest", "highest"])
                 | st.lists(st.sampled_from([*ids, 41, 42]), min_size=1, unique=True).map(tuple))
     try:
@@ -415,11 +432,12 @@ def test_disjoint_partitions_not_both_quorate(config: QuorumConfig, together: bo
 
 
 @settings(max_examples=300, deadline=None)
-@given(configs(atb_needs_wfa=True), st.data())
+@given(configs(atb_needs_wfa=True, atb_even_votes=True), st.data())
 def test_no_two_quorate_partitions_over_any_history(config: QuorumConfig, data: st.DataObject) -> None:
     # Arbitrary sequences of partitions, crashes and restarts. Auto tie-breaker needs
     # wait_for_all here: without it even Corosync can grant the tie to a node whose view
-    # of the tie-breaker is stale.
+    # of the tie-breaker is stale; and an even vote total: with an odd one a split in
+    # two steps can make both sides quorate (test_atb_odd_two_step_split_hazard).
     ids = list(config.votes)
     c = Cluster(config)
     for _ in range(data.draw(st.integers(1, 6))):
