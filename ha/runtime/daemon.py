@@ -152,7 +152,7 @@ class NodeDaemon:
         self._wake_us: int | None = None
         self._expiry: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
-        self._last_regular: ConfigurationChange | None = None
+        self.last_regular: ConfigurationChange | None = None
         self._quorate_logged: bool | None = None
 
     # ---- clock ----------------------------------------------------------------------
@@ -182,7 +182,7 @@ class NodeDaemon:
                     f"crypto {self.cfg.crypto_cipher}/hmac-sha256")
         self.trace.write(loop.time(), "start", {"addr": addr, "port": self.cfg.port,
                                                 "ring_seq": self.core.srp.ring_id[1]})
-        self._apply(self.core.start(self.now_us()))
+        self.apply(self.core.start(self.now_us()))
         self._expire()
         _sd_notify(b"READY=1")
 
@@ -223,7 +223,7 @@ class NodeDaemon:
         assert self.loop is not None
         msg = self.codec.decode(data, nid, self.loop.time())
         if msg is not None:
-            self._apply(self.core.receive(self.now_us(), msg))
+            self.apply(self.core.receive(self.now_us(), msg))
 
     def _send(self, dest: int | None, msg: Message) -> None:
         if dest == self.node_id:
@@ -246,14 +246,14 @@ class NodeDaemon:
         self._expiry = self.loop.call_later(1.0, self._expire)
 
     def _receive_local(self, msg: Message) -> None:
-        self._apply(self.core.receive(self.now_us(), msg))
+        self.apply(self.core.receive(self.now_us(), msg))
 
     # ---- timers ---------------------------------------------------------------------
     def _on_wake(self) -> None:
         due = self._wake_us or 0
         self._wake = None
         self._wake_us = None
-        self._apply(self.core.tick(max(self.now_us(), due)))
+        self.apply(self.core.tick(max(self.now_us(), due)))
 
     def _rearm(self) -> None:
         deadline = self.core.next_deadline()
@@ -267,7 +267,8 @@ class NodeDaemon:
             self._wake = self.loop.call_at(deadline / 1_000_000, self._on_wake)
 
     # ---- effects --------------------------------------------------------------------
-    def _apply(self, effects: list[Any]) -> None:
+    def apply(self, effects: list[Any]) -> None:
+        """Carry out a core's effects in order (also used by the load generator)."""
         for e in effects:
             t = type(e)
             if t is Send:
@@ -300,7 +301,7 @@ class NodeDaemon:
                            "left": list(e.left), "joined": list(e.joined)})
         if e.transitional:
             return
-        self._last_regular = e
+        self.last_regular = e
         msg = f"A new membership ({ring_id_str(e.ring_id)}) was formed."
         if e.joined:
             msg += " Members joined: " + " ".join(map(str, e.joined))
@@ -356,17 +357,17 @@ class NodeDaemon:
         """A local user of ``group`` arrived; the node joins it with the first one."""
         self.group_refs[group] += 1
         if self.group_refs[group] == 1 and group not in self.core.groups.local:
-            self._apply(self.core.join(self.now_us(), group))
+            self.apply(self.core.join(self.now_us(), group))
 
     def group_unref(self, group: str) -> None:
         self.group_refs[group] -= 1
         if self.group_refs[group] <= 0:
             del self.group_refs[group]
             if group in self.core.groups.local:
-                self._apply(self.core.leave(self.now_us(), group))
+                self.apply(self.core.leave(self.now_us(), group))
 
     def group_send(self, group: str, data: bytes, safe: bool = False) -> None:
-        self._apply(self.core.send(self.now_us(), group, data, safe))
+        self.apply(self.core.send(self.now_us(), group, data, safe))
 
     async def handle(self, req: Reply) -> Reply | AsyncIterator[Reply]:
         from ha.runtime.requests import serve  # the request table, kept apart for size

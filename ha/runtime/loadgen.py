@@ -136,7 +136,7 @@ class GroupLoad:
                 effects += d.core.send(now_us, self.group, payload)
                 self.sent += 1
             if effects:
-                d._apply(effects)
+                d.apply(effects)
         finally:
             self._pumping = False
 
@@ -156,7 +156,7 @@ class GroupLoad:
     def _send_end(self) -> None:
         d = self.d
         payload = HEADER.pack(MAGIC, END, d.node_id, self.sent, time.time()) + self.padding
-        d._apply(d.core.send(d.now_us(), self.group, payload))
+        d.apply(d.core.send(d.now_us(), self.group, payload))
 
     async def run(self) -> dict[str, Any]:
         """Join; wait for ``members`` in the group; senders send for ``duration`` then one

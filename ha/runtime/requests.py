@@ -33,7 +33,7 @@ def _members(d: NodeDaemon, ids: tuple[int, ...] | list[int]) -> list[Reply]:
 
 def membership(d: NodeDaemon) -> Reply:
     core = d.core
-    last = d._last_regular
+    last = d.last_regular
     return {"ok": True, "cluster_name": d.cfg.cluster_name, "node_id": d.node_id,
             "ring_id": list(core.ring_id), "state": core.state.name,
             "members": _members(d, core.members),
