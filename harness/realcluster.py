@@ -138,6 +138,11 @@ class HastackCluster:
         for i in self.nodes:
             self.start_node(i)
 
+    def start_converged(self, timeout: float = 30.0) -> tuple[int, int]:
+        """Start every node and wait for one ring of all; returns its ring id."""
+        self.start()
+        return self.wait_membership(self.nodes, self.nodes, timeout)
+
     def start_node(self, i: int) -> float:
         """Start node ``i``; returns the wall-clock time just before the exec."""
         if self.running(i):

@@ -44,6 +44,7 @@ from ha.totem.effects import (
     QuorumChange,
     Send,
     Trace,
+    change_record,
 )
 from ha.totem.groups import GroupError
 from ha.totem.messages import Message
@@ -296,9 +297,7 @@ class NodeDaemon:
             self.trace.write(self.loop.time(), event, fields)
 
     def _on_configuration(self, e: ConfigurationChange) -> None:
-        kind = "transitional" if e.transitional else "regular"
-        self._trace(kind, {"ring_id": list(e.ring_id), "members": list(e.members),
-                           "left": list(e.left), "joined": list(e.joined)})
+        self._trace(*change_record(e))
         if e.transitional:
             return
         self.last_regular = e
@@ -321,11 +320,9 @@ class NodeDaemon:
                           "provide any services.")
 
     def _on_group_change(self, e: GroupChange) -> None:
-        self._trace("group_change", {"group": e.group, "members": list(e.members),
-                                     "joined": list(e.joined), "left": list(e.left)})
-        ev = {"event": "group_change", "group": e.group, "members": list(e.members),
-              "joined": list(e.joined), "left": list(e.left)}
-        self._to_listeners(e.group, ev)
+        event, fields = change_record(e)
+        self._trace(event, fields)
+        self._to_listeners(e.group, {"event": event, **fields})
 
     def _on_group_message(self, e: GroupMessage) -> None:
         if self.group_consumers:

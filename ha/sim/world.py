@@ -36,6 +36,7 @@ from ha.totem.effects import (
     QuorumChange,
     Send,
     Trace,
+    change_record,
 )
 from ha.totem.node import TotemNode
 from ha.totem.quorum import QuorumConfig
@@ -239,13 +240,8 @@ class SimWorld:
                         self._trace(n, "deliver", {"sender": e.sender, "ring_id": list(e.ring_id),
                                                    "seq": e.seq, "safe": e.safe,
                                                    "payload": e.payload.decode(errors="replace")})
-                elif type(e) is ConfigurationChange:
-                    self._trace(n, "transitional" if e.transitional else "regular",
-                                {"ring_id": list(e.ring_id), "members": list(e.members),
-                                 "left": list(e.left), "joined": list(e.joined)})
-                elif type(e) is GroupChange:
-                    self._trace(n, "group_change", {"group": e.group, "members": list(e.members),
-                                                    "joined": list(e.joined), "left": list(e.left)})
+                elif type(e) is ConfigurationChange or type(e) is GroupChange:
+                    self._trace(n, *change_record(e))
                 elif type(e) is GroupMessage and self.trace_deliveries:
                     self._trace(n, "group_message", {"group": e.group, "sender": e.sender,
                                                      "payload": e.payload.decode(errors="replace")})

@@ -97,3 +97,14 @@ class GroupMessage:
 
 
 NodeEffect = Effect | QuorumChange | GroupChange | GroupMessage
+
+
+def change_record(e: ConfigurationChange | GroupChange) -> tuple[str, dict[str, Any]]:
+    """The trace record (event, fields) of a configuration or group change, the same
+    from the simulator and the daemon, so that one timeline tool reads both."""
+    if isinstance(e, ConfigurationChange):
+        return ("transitional" if e.transitional else "regular",
+                {"ring_id": list(e.ring_id), "members": list(e.members),
+                 "left": list(e.left), "joined": list(e.joined)})
+    return ("group_change", {"group": e.group, "members": list(e.members),
+                             "joined": list(e.joined), "left": list(e.left)})

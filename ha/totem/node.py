@@ -108,21 +108,21 @@ class TotemNode:
     def _pack(self, payload: bytes, safe: bool) -> bool:
         """Append ``payload`` to the last queued, unsent Totem message when it fits."""
         limit = self.pack_limit
-        queue = self.srp.s.new_message_queue
-        if not limit or not queue or len(payload) + 2 > limit // 2:
+        tail = self.srp.last_queued()
+        if not limit or tail is None or len(payload) + 2 > limit // 2:
             return False
-        last, last_safe = queue[-1]
+        last, last_safe = tail
         if last_safe != safe:
             return False
         if last[:1] == SERVICE_PACKED:
             if len(last) + 2 + len(payload) > limit:
                 return False
-            queue[-1] = (last + _LEN.pack(len(payload)) + payload, safe)
+            self.srp.replace_last_queued(last + _LEN.pack(len(payload)) + payload, safe)
             return True
         if last[:1] != SERVICE_GROUPS or 1 + 4 + len(last) + len(payload) > limit:
             return False
-        queue[-1] = (SERVICE_PACKED + _LEN.pack(len(last)) + last + _LEN.pack(len(payload))
-                     + payload, safe)
+        self.srp.replace_last_queued(SERVICE_PACKED + _LEN.pack(len(last)) + last
+                                     + _LEN.pack(len(payload)) + payload, safe)
         return True
 
     def mcast(self, now_us: int, payload: bytes, safe: bool = False) -> list[NodeEffect]:

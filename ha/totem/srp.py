@@ -83,6 +83,15 @@ class TotemSRP(Membership):
     def backlog(self) -> int:
         return len(self.s.new_message_queue)
 
+    def last_queued(self) -> tuple[bytes, bool] | None:
+        """The newest message still waiting for the token (not sent yet), if any."""
+        q = self.s.new_message_queue
+        return q[-1] if q else None
+
+    def replace_last_queued(self, payload: bytes, safe: bool) -> None:
+        """Rewrite the newest unsent message (how process groups pack small messages)."""
+        self.s.new_message_queue[-1] = (payload, safe)
+
     # ---- entry points ---------------------------------------------------------------
     def _begin(self, now_us: int) -> None:
         s = self.s

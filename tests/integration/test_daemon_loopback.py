@@ -23,13 +23,9 @@ def ha(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[HastackCluster]:
-    c = HastackCluster(3, str(tmp_path))
-    try:
-        c.start()
-        c.wait_membership(c.nodes, c.nodes)
+    with HastackCluster(3, str(tmp_path)) as c:
+        c.start_converged()
         yield c
-    finally:
-        c.close()
 
 
 def test_membership_and_quorum_cli(cluster: HastackCluster) -> None:

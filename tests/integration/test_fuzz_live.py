@@ -142,13 +142,9 @@ class _GroupSender(threading.Thread):
 def cluster(tmp_path: Path) -> Iterator[HastackCluster]:
     if os.geteuid() != 0:
         pytest.skip("needs root: real datagrams are captured for replay with AF_PACKET on lo")
-    c = HastackCluster(3, str(tmp_path), token=300)
-    try:
-        c.start()
-        c.wait_membership(c.nodes, c.nodes)
+    with HastackCluster(3, str(tmp_path), token=300) as c:
+        c.start_converged()
         yield c
-    finally:
-        c.close()
 
 
 class _Snapshot:

@@ -30,14 +30,10 @@ _REASON = NetnsLab.unavailable()
 def _cluster(n: int, tmp_path: Path, **kw: object) -> Iterator[HastackCluster]:
     if _REASON is not None:
         pytest.skip(_REASON)
-    with NetnsLab(n) as lab:
-        c = HastackCluster(n, str(tmp_path), lab=lab, **kw)  # type: ignore[arg-type]
-        try:
-            c.start()
-            c.wait_membership(c.nodes, c.nodes)
-            yield c
-        finally:
-            c.close()
+    with NetnsLab(n) as lab, HastackCluster(n, str(tmp_path), lab=lab,
+                                            **kw) as c:  # type: ignore[arg-type]
+        c.start_converged()
+        yield c
 
 
 @pytest.fixture
