@@ -46,6 +46,27 @@ def free_udp_port(addrs: Sequence[str]) -> int:
     raise RuntimeError("no free UDP port on " + ", ".join(addrs))
 
 
+def corosync_conf_text(cluster_name: str, addrs: Mapping[int, str], port: int, keyfile: str,
+                       totem: Mapping[str, Any], quorum: Mapping[str, Any],
+                       names: Mapping[int, str] | None = None) -> str:
+    """A Corosync 3 corosync.conf (udpu, votequorum) for nodes ``addrs`` (id → address),
+    with ``totem`` and ``quorum`` options as corosync.conf spells them; node ``i`` is
+    named ``names[i]`` (default ``node<i>``)."""
+    lines = ["totem {", "    version: 2", f"    cluster_name: {cluster_name}",
+             "    transport: udpu", f"    keyfile: {keyfile}"]
+    lines += [f"    {k}: {v}" for k, v in totem.items()]
+    lines += ["    interface {", "        linknumber: 0", f"        mcastport: {port}",
+              "    }", "}", "nodelist {"]
+    for i in sorted(addrs):
+        name = (names or {}).get(i, f"node{i}")
+        lines += ["    node {", f"        ring0_addr: {addrs[i]}",
+                  f"        nodeid: {i}", f"        name: {name}", "    }"]
+    lines += ["}", "quorum {", "    provider: corosync_votequorum"]
+    lines += [f"    {k}: {v}" for k, v in quorum.items()]
+    lines += ["}", "logging {", "    to_stderr: yes", "    timestamp: on", "}"]
+    return "\n".join(lines) + "\n"
+
+
 class HastackCluster:
     """``n`` hastack nodes; node ids 1..n; ``workdir`` holds configs, logs and traces."""
 
@@ -89,19 +110,9 @@ class HastackCluster:
         write_key(self.keyfile, generate_key(256))
 
     def _write_conf(self, totem: dict[str, Any], quorum: dict[str, Any]) -> None:
-        lines = ["totem {", "    version: 2", "    cluster_name: hastack-lab",
-                 "    transport: udpu", f"    keyfile: {self.keyfile}"]
-        lines += [f"    {k}: {v}" for k, v in totem.items()]
-        lines += ["    interface {", "        linknumber: 0", f"        mcastport: {self.port}",
-                  "    }", "}", "nodelist {"]
-        for i in self.nodes:
-            lines += ["    node {", f"        ring0_addr: {self.addrs[i]}",
-                      f"        nodeid: {i}", f"        name: node{i}", "    }"]
-        lines += ["}", "quorum {", "    provider: corosync_votequorum"]
-        lines += [f"    {k}: {v}" for k, v in quorum.items()]
-        lines += ["}", "logging {", "    to_stderr: yes", "    timestamp: on", "}"]
         with open(self.conf, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+            fh.write(corosync_conf_text("hastack-lab", self.addrs, self.port, self.keyfile,
+                                        totem, quorum))
 
     def path(self, i: int, what: str) -> str:
         """Per-node files: ``sock``, ``trace``, ``log``, ``state`` (a directory)."""
