@@ -172,6 +172,11 @@ class SimWorld:
         inc = sn.incarnation
         self.at(sn.paused_until, partial(self._resume, n, inc))
 
+    def resume(self, n: int) -> None:
+        """Resume a paused node now (before its pause would have ended by itself)."""
+        sn = self.nodes[n]
+        self._resume(n, sn.incarnation)
+
     def _resume(self, n: int, incarnation: int) -> None:
         sn = self.nodes[n]
         if sn.core is None or sn.incarnation != incarnation or sn.paused_until is None:
