@@ -41,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from harness.faults import FaultError, check_percent, parse_groups, parse_nodes
+from harness.faults import FaultError, check_percent, groups_grudges, parse_groups, parse_nodes
 
 ACTIONS = ("wait", "sleep", "kill", "restart", "pause", "resume", "kill_daemon", "start_daemon",
            "partition", "isolate", "oneway", "loss", "netem", "heal", "load", "for_each")
@@ -217,6 +217,7 @@ def _step(ctx: _Ctx, index: str, raw: Any) -> list[Step]:
             v = d["groups"]
         try:
             groups = parse_groups(v, ctx.nodes)
+            groups_grudges(groups, ctx.nodes)
         except (FaultError, TypeError) as e:
             raise ctx.err(w, f"expected groups such as \"1,2|3,4,5\" or one of "
                              f"{', '.join(PARTITION_SHAPES)}: {e}") from None
@@ -282,7 +283,8 @@ def _subst(v: Any, n: int, others: list[int]) -> Any:
 
 def _checks(ctx: _Ctx, raw: Any) -> list[Check]:
     if raw is None:
-        return [Check(name) for name in CHECKS]
+        return [Check(name, {"within_ms": 30000.0} if name == "convergence" else {})
+                for name in CHECKS]
     if not isinstance(raw, list):
         raise ctx.err("checks", "expected a list of check names")
     out = []
