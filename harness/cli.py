@@ -59,11 +59,11 @@ def summary(result: dict[str, Any], run_dir: str) -> str:
         for v in c["violations"][:5]:
             lines.append(f"    {v['invariant']} violated at t={v['t_ms'] / 1000:.3f}s on nodes "
                          f"{v['nodes']}: {v['detail']}")
+    def f(m: dict[str, Any], k: str) -> str:
+        return "—" if m[k] is None else f"{m[k]:.0f} ms"
     for m in result["measurements"]:
-        def f(k: str) -> str:
-            return "—" if m[k] is None else f"{m[k]:.0f} ms"
-        lines.append(f"  {m['fault']:<28} detection {f('detection_ms'):>8}  new membership "
-                     f"{f('new_membership_ms'):>8}  merge after heal {f('merge_after_heal_ms'):>8}")
+        lines.append(f"  {m['fault']:<28} detection {f(m, 'detection_ms'):>8}  new membership "
+                     f"{f(m, 'new_membership_ms'):>8}  merge after heal {f(m, 'merge_after_heal_ms'):>8}")
     lines.append(f"  report: {run_dir}/report.html")
     if result.get("kept"):
         lines.append(f"  kept: {result['kept']}")

@@ -18,9 +18,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.faults import (FaultError, NetFaults, bridge, check_percent, describe,
-                            groups_grudges, halves, majority_ring, nft_script, oneway,
-                            parse_groups, parse_nodes)
+from harness.faults import (
+    FaultError,
+    NetFaults,
+    bridge,
+    check_percent,
+    describe,
+    groups_grudges,
+    halves,
+    majority_ring,
+    nft_script,
+    oneway,
+    parse_groups,
+    parse_nodes,
+)
 
 DEFAULT_NAME = "hastack"
 

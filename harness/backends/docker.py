@@ -154,8 +154,8 @@ class DockerBackend(Backend):
     def files(self, run_dir: Path) -> dict[str, Any]:
         traces, logs = {}, {}
         for n in self.nodes:
-            for what, path, into in (("trace", self.cluster.trace_path(n), traces),
-                                     ("log", self.cluster.log_path(n), logs)):
+            for path, into in ((self.cluster.trace_path(n), traces),
+                               (self.cluster.log_path(n), logs)):
                 p = Path(path)
                 if p.exists():
                     into[str(n)] = str(p.relative_to(run_dir)) if p.is_relative_to(run_dir) else str(p)

@@ -8,8 +8,16 @@ import subprocess
 
 import pytest
 
-from harness.faults import (FaultError, NetFaults, bridge, groups_grudges, halves,
-                            majority_ring, nft_script, oneway)
+from harness.faults import (
+    FaultError,
+    NetFaults,
+    bridge,
+    groups_grudges,
+    halves,
+    majority_ring,
+    nft_script,
+    oneway,
+)
 
 ADDR = {n: f"172.30.9.{10 + n}" for n in range(1, 8)}
 
