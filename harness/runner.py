@@ -35,6 +35,8 @@ class Run:
         self.net = NetFaults()
         self.faults: list[dict[str, Any]] = []
         self.steps: list[dict[str, Any]] = []
+        self.started = dt.datetime.now(dt.UTC)
+        self.wall0 = time.monotonic()
 
     # ---- bookkeeping ----------------------------------------------------------------
     def pump(self) -> None:
@@ -168,38 +170,59 @@ class Run:
         self.close_faults(lambda f: kinds is None or f["kind"] in kinds)
         return True, None
 
+    def do(self, s: Step) -> dict[str, Any]:
+        """Execute one step and record it; the step's record (``ok``, ``detail``)."""
+        t = self.b.now_ms()
+        self.progress(f"[{t / 1000:8.2f}s] step {s.index}: {s.text}")
+        try:
+            good, detail = self.step(s)
+        except Unsupported as e:
+            good, detail = False, str(e)
+        self.pump()
+        rec = {"index": s.index, "action": s.action, "text": s.text, "t_ms": round(t, 3),
+               "t_end_ms": round(self.b.now_ms(), 3), "ok": good, "detail": detail}
+        self.steps.append(rec)
+        if not good:
+            self.progress(f"           FAILED: {detail}")
+        return rec
+
     def execute(self) -> bool:
-        ok = True
-        for s in self.sc.steps:
-            t = self.b.now_ms()
-            self.progress(f"[{t / 1000:8.2f}s] step {s.index}: {s.text}")
-            try:
-                good, detail = self.step(s)
-            except Unsupported as e:
-                good, detail = False, str(e)
-            self.pump()
-            self.steps.append({"index": s.index, "action": s.action, "text": s.text,
-                               "t_ms": round(t, 3), "t_end_ms": round(self.b.now_ms(), 3),
-                               "ok": good, "detail": detail})
-            if not good:
-                self.progress(f"           FAILED: {detail}")
-                ok = False
-                break
-        return ok
+        return all(self.do(s)["ok"] for s in self.sc.steps)
+
+    def result(self, end_ms: float, files: dict[str, Any], steps_ok: bool) -> dict[str, Any]:
+        sc = self.sc
+        records = sorted(self.records, key=lambda x: x["t_ms"])
+        checks = chk.run_checks(sc.checks, sc.nodes, records, self.faults, end_ms, sc.two_node)
+        tl = Tracker(sc.nodes)
+        for rec in records:
+            tl.feed(rec)
+        return {
+            "scenario": {"name": sc.name, "file": sc.file, "description": sc.description},
+            "backend": self.b.name, "seed": self.seed,
+            "started_at": self.started.isoformat(timespec="seconds"),
+            "wall_s": round(time.monotonic() - self.wall0, 3),
+            "ok": steps_ok and all(c["ok"] for c in checks),
+            "nodes": sc.nodes, "duration_ms": round(end_ms, 3), "steps": self.steps,
+            "faults": self.faults, "timeline": tl.timeline(end_ms), "checks": checks,
+            "measurements": chk.measure(sc.nodes, records, self.faults, end_ms),
+            "files": {"scenario": "scenario.yaml", **files},
+        }
+
+
+def run_dir_for(sc: Scenario, backend_name: str, seed: int, runs_dir: str | Path) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+    d = Path(runs_dir) / sc.name / f"{stamp}-{backend_name}-s{seed}"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "scenario.yaml").write_text(sc.source, encoding="utf-8")
+    return d
 
 
 def run(sc: Scenario, backend_name: str = "sim", seed: int = 1, runs_dir: str | Path = "runs",
         keep: str = "never", progress: Callable[[str], None] = print) -> tuple[dict[str, Any], Path]:
     """Run ``sc``; ``keep`` is never, failed or always (Docker: leave the cluster up)."""
-    started = dt.datetime.now(dt.UTC)
-    stamp = started.strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
-    run_dir = Path(runs_dir) / sc.name / f"{stamp}-{backend_name}-s{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "scenario.yaml").write_text(sc.source, encoding="utf-8")
-    wall0 = time.monotonic()
+    run_dir = run_dir_for(sc, backend_name, seed, runs_dir)
     backend = make(backend_name, sc, seed, run_dir)
     r = Run(sc, backend, seed, progress)
-    kept: str | None = None
     steps_ok = False
     try:
         progress(f"{sc.name}: {len(sc.nodes)} nodes on {backend_name}, seed {seed}")
@@ -209,23 +232,8 @@ def run(sc: Scenario, backend_name: str = "sim", seed: int = 1, runs_dir: str | 
         end_ms = backend.now_ms()
         files = backend.files(run_dir)
     finally:
-        failed = not steps_ok
-        kept = backend.close(keep=keep == "always" or (keep == "failed" and failed))
-    records = sorted(r.records, key=lambda x: x["t_ms"])
-    checks = chk.run_checks(sc.checks, sc.nodes, records, r.faults, end_ms, sc.two_node)
-    tl = Tracker(sc.nodes)
-    for rec in records:
-        tl.feed(rec)
-    result: dict[str, Any] = {
-        "scenario": {"name": sc.name, "file": sc.file, "description": sc.description},
-        "backend": backend_name, "seed": seed, "started_at": started.isoformat(timespec="seconds"),
-        "wall_s": round(time.monotonic() - wall0, 3),
-        "ok": steps_ok and all(c["ok"] for c in checks),
-        "nodes": sc.nodes, "duration_ms": round(end_ms, 3), "steps": r.steps, "faults": r.faults,
-        "timeline": tl.timeline(end_ms), "checks": checks,
-        "measurements": chk.measure(sc.nodes, records, r.faults, end_ms),
-        "files": {"scenario": "scenario.yaml", **files},
-    }
+        kept = backend.close(keep=keep == "always" or (keep == "failed" and not steps_ok))
+    result = r.result(end_ms, files, steps_ok)
     if kept:
         result["kept"] = kept
     write(result, run_dir)
