@@ -108,7 +108,7 @@ class Run:
                 self.net.node_loss[a["node"]] = a["percent"]
                 nodes = [a["node"]]
             else:
-                self.net.link_loss[tuple(a["link"])] = a["percent"]  # type: ignore[index]
+                self.net.link_loss[(a["link"][0], a["link"][1])] = a["percent"]
                 nodes = list(a["link"])
             b.set_faults(self.net)
             self.open_fault("loss", s.text, nodes)

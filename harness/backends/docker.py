@@ -152,7 +152,8 @@ class DockerBackend(Backend):
             self.cluster.exec(n, ["sh", "-c", sh])
 
     def files(self, run_dir: Path) -> dict[str, Any]:
-        traces, logs = {}, {}
+        traces: dict[str, str] = {}
+        logs: dict[str, str] = {}
         for n in self.nodes:
             for path, into in ((self.cluster.trace_path(n), traces),
                                (self.cluster.log_path(n), logs)):

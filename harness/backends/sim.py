@@ -7,6 +7,7 @@ it, so a scenario's ``totem`` and ``quorum`` options mean the same in both world
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,7 @@ class SimBackend(Backend):
             for s in senders:
                 self._load_seq += 1
                 payload = f"load-{s}-{self._load_seq}".encode().ljust(size, b".")
-                w.at(t0 + k * period_us, lambda s=s, p=payload: self._submit(s, p))
+                w.at(t0 + k * period_us, partial(self._submit, s, payload))
 
     def _submit(self, n: int, payload: bytes) -> None:
         if self.world.alive(n) and self.world.nodes[n].paused_until is None:
