@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
 import re
 import shlex
@@ -27,26 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.docker_exec import DockerError, exec_in
-from harness.image import client, image_ref, unavailable
+from harness.docker_labels import L, clusters, down_by_label, reap_orphans
+from harness.docker_labels import api as _api
+from harness.docker_labels import not_found as _not_found
+from harness.image import image_ref
 
 __all__ = ["DockerCluster", "DockerError", "clusters", "down_by_label", "reap_orphans"]
 
-L = "io.hastack."
 SUBNETS = "172.30.0.0/16"
 CONF, KEY = "/etc/corosync/corosync.conf", "/etc/corosync/authkey"
 LOGDIR = "/var/log/hastack"
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}")
-
-
-def _api() -> Any:
-    why = unavailable()
-    if why:
-        raise DockerError(f"Docker is unavailable: {why}")
-    return client().api
-
-
-def _not_found(exc: Exception) -> bool:
-    return getattr(getattr(exc, "response", None), "status_code", None) == 404
 
 
 def _ring(r: Sequence[int] | None) -> str | None:
@@ -151,7 +143,7 @@ class DockerCluster:
                 api.start(self.container_name(i))
                 self.start_daemon(i)
             if wait_quorum:
-                self.wait_quorum(timeout=max(1.0, deadline - time.monotonic()))
+                self._wait_quorum(self.nodes, max(1.0, deadline - time.monotonic()), True)
         except BaseException:
             with contextlib.suppress(Exception):
                 self.down()
@@ -269,7 +261,7 @@ class DockerCluster:
         if r.returncode not in (0, 2):    # 2: `ha quorum` when not quorate
             return None
         try:
-            out = __import__("json").loads(r.stdout)
+            out = json.loads(r.stdout)
         except ValueError:
             return None
         return out if isinstance(out, dict) else None
@@ -352,7 +344,11 @@ class DockerCluster:
     def wait_quorum(self, nodes: Sequence[int] | None = None, timeout: float = 60.0) -> None:
         """Wait until every node in ``nodes`` (default: all) reports one quorate ring of
         exactly ``nodes``; DockerError with what each node reported when it does not."""
-        want = sorted(nodes or self.nodes)
+        self._wait_quorum(nodes or self.nodes, timeout, False)
+
+    def _wait_quorum(self, nodes: Sequence[int], timeout: float, daemons: bool) -> None:
+        """``daemons``: fail at once when a daemon of ``nodes`` has exited (at start)."""
+        want = sorted(nodes)
         seen: dict[int, dict[str, Any] | None] = {}
 
         def agreed() -> bool:
@@ -365,9 +361,12 @@ class DockerCluster:
 
         deadline = time.monotonic() + timeout
         while not agreed():
-            if time.monotonic() >= deadline:
-                raise DockerError(f"cluster {self.name}: nodes {want} not one quorate ring in "
-                                  f"{timeout:g} s; nodes report:\n" + self._report(seen))
+            dead = [i for i in want if daemons and seen[i] is None and not self.daemon_running(i)]
+            if dead or time.monotonic() >= deadline:
+                why = (f"the daemon of {', '.join(f'n{i}' for i in dead)} exited" if dead
+                       else f"not one quorate ring in {timeout:.1f} s")
+                raise DockerError(f"cluster {self.name}: nodes {want}: {why}; nodes report:\n"
+                                  + self._report(seen))
             time.sleep(0.2)
 
     def _report(self, seen: Mapping[int, dict[str, Any] | None]) -> str:
@@ -415,70 +414,3 @@ def _sections_of(path: Path) -> tuple[dict[str, str], dict[str, str], str | None
         elif sec.name == "quorum":
             quorum.update((it.key, it.value) for it in sec.items if it.key != "provider")
     return totem, quorum, name, port
-
-
-# ---- clusters by label ------------------------------------------------------------------
-def _owner_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def clusters() -> list[dict[str, Any]]:
-    """Every hastack cluster the engine has: name, nodes, owner pid (alive?), workdir."""
-    api = _api()
-    found: dict[str, dict[str, Any]] = {}
-    objects = [(c["Labels"], c.get("State")) for c in
-               api.containers(all=True, filters={"label": f"{L}cluster"})]
-    objects += [(n["Labels"], None) for n in api.networks(filters={"label": f"{L}cluster"})]
-    for labels, state in objects:
-        name = labels[f"{L}cluster"]
-        pid = int(labels.get(f"{L}owner-pid", "0") or 0)
-        c = found.setdefault(name, {"name": name, "nodes": [], "states": {}, "owner_pid": pid,
-                                    "owner_alive": _owner_alive(pid) if pid else False,
-                                    "workdir": labels.get(f"{L}workdir"),
-                                    "ephemeral": labels.get(f"{L}ephemeral") == "1"})
-        if f"{L}node" in labels:
-            c["nodes"].append(int(labels[f"{L}node"]))
-            c["states"][int(labels[f"{L}node"])] = state
-    for c in found.values():
-        c["nodes"].sort()
-    return sorted(found.values(), key=lambda c: str(c["name"]))
-
-
-def down_by_label(name: str | None = None) -> list[str]:
-    """Remove every container and network of cluster ``name`` (or of every hastack
-    cluster); returns the names of what it removed."""
-    api = _api()
-    label = f"{L}cluster={name}" if name is not None else f"{L}cluster"
-    gone = []
-    for c in api.containers(all=True, filters={"label": label}):
-        cname = c["Names"][0].lstrip("/")
-        try:
-            api.remove_container(c["Id"], force=True, v=True)
-            gone.append(cname)
-        except Exception as exc:
-            if not _not_found(exc):
-                raise DockerError(f"removing container {cname}: {exc}") from None
-    for n in api.networks(filters={"label": label}):
-        try:
-            api.remove_network(n["Id"])
-            gone.append(n["Name"])
-        except Exception as exc:
-            if not _not_found(exc):
-                raise DockerError(f"removing network {n['Name']}: {exc}") from None
-    return gone
-
-
-def reap_orphans() -> list[str]:
-    """Remove ephemeral clusters (tests, runs) whose owner process is gone; their names."""
-    reaped = []
-    for c in clusters():
-        if c["ephemeral"] and not c["owner_alive"]:
-            down_by_label(c["name"])
-            reaped.append(c["name"])
-    return reaped
