@@ -170,9 +170,15 @@ def _replay(nodes: list[int], records: Sequence[dict[str, Any]], t_from: float,
     return None
 
 
-def _one_ring(tr: Tracker) -> bool:
-    live = tr.live()
-    return bool(live) and tr.in_one_ring(live)
+def expected_up(nodes: list[int], faults: Sequence[dict[str, Any]], t: float) -> list[int]:
+    """The nodes that no kill, pause or daemon kill holds down at ``t``."""
+    down = {n for f in faults if f["kind"] in NODE_FAULTS and f["t_start_ms"] <= t
+            and (f["t_end_ms"] is None or f["t_end_ms"] > t) for n in f["nodes"]}
+    return [n for n in nodes if n not in down]
+
+
+def _one_ring_of(want: list[int]) -> Callable[[Tracker], bool]:
+    return lambda tr: bool(want) and tr.in_one_ring(want)
 
 
 def convergence(nodes: list[int], records: Sequence[dict[str, Any]], faults: Sequence[dict[str, Any]],
@@ -180,7 +186,8 @@ def convergence(nodes: list[int], records: Sequence[dict[str, Any]], faults: Seq
     ends = [f["t_end_ms"] for f in faults if f.get("t_end_ms") is not None]
     starts = [f["t_start_ms"] for f in faults]
     t_heal = max([*ends, *starts], default=0.0)
-    t = _replay(nodes, records, t_heal, _one_ring)
+    want = expected_up(nodes, faults, t_heal)
+    t = _replay(nodes, records, t_heal, _one_ring_of(want))
     if t is not None and t - t_heal <= within_ms:
         return []
     tr = Tracker(nodes)
@@ -192,9 +199,9 @@ def convergence(nodes: list[int], records: Sequence[dict[str, Any]], faults: Seq
     how = (f"took {t - t_heal:.0f} ms" if t is not None else
            "never happened" if end_ms >= t_heal + within_ms else
            f"had not happened when the run ended {end_ms - t_heal:.0f} ms later")
-    return [violation("convergence", at, tr.live(),
-                      f"after the last fault was undone at t={t_heal:.0f} ms, one ring of the live "
-                      f"nodes within {within_ms:.0f} ms {how}; views then: {tr.describe()}")]
+    return [violation("convergence", at, want,
+                      f"after the last fault was undone at t={t_heal:.0f} ms, one ring of "
+                      f"{','.join(f'n{n}' for n in want)} within {within_ms:.0f} ms {how}; views then: {tr.describe()}")]
 
 
 def measure(nodes: list[int], records: Sequence[dict[str, Any]], faults: Sequence[dict[str, Any]],
@@ -221,7 +228,8 @@ def measure(nodes: list[int], records: Sequence[dict[str, Any]], faults: Sequenc
                     if survivors and len(first_regular) == len(survivors) else None)
         merge = None
         if f.get("t_end_ms") is not None:
-            t = _replay(nodes, records, f["t_end_ms"], _one_ring)
+            want = expected_up(nodes, faults, f["t_end_ms"])
+            t = _replay(nodes, records, f["t_end_ms"], _one_ring_of(want))
             merge = None if t is None else t - f["t_end_ms"]
         out.append({"fault_id": f["id"], "fault": f["label"], "t_fault_ms": round(t0, 3),
                     "detection_ms": None if detect is None else round(detect - t0, 3),

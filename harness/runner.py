@@ -36,6 +36,7 @@ class Run:
         self.faults: list[dict[str, Any]] = []
         self.steps: list[dict[str, Any]] = []
         self.started = dt.datetime.now(dt.UTC)
+        self.t_step = 0.0         # when the current step began: faults open and close then
         self.wall0 = time.monotonic()
 
     # ---- bookkeeping ----------------------------------------------------------------
@@ -46,11 +47,11 @@ class Run:
 
     def open_fault(self, kind: str, label: str, nodes: list[int]) -> None:
         self.faults.append({"id": len(self.faults) + 1, "kind": kind, "label": label,
-                            "nodes": sorted(nodes), "t_start_ms": round(self.b.now_ms(), 3),
+                            "nodes": sorted(nodes), "t_start_ms": round(self.t_step, 3),
                             "t_end_ms": None})
 
     def close_faults(self, pred: Callable[[dict[str, Any]], bool]) -> None:
-        now = round(self.b.now_ms(), 3)
+        now = round(self.t_step, 3)
         for f in self.faults:
             if f["t_end_ms"] is None and pred(f):
                 f["t_end_ms"] = now
@@ -96,6 +97,7 @@ class Run:
             if a["for_ms"] is not None:
                 b.advance(a["for_ms"])
                 self.pump()
+                self.t_step = b.now_ms()
                 b.resume(a["node"])
                 self.close_faults(lambda f: f["kind"] == "pause" and f["nodes"] == [a["node"]])
         elif act == "resume":
@@ -172,7 +174,7 @@ class Run:
 
     def do(self, s: Step) -> dict[str, Any]:
         """Execute one step and record it; the step's record (``ok``, ``detail``)."""
-        t = self.b.now_ms()
+        t = self.t_step = self.b.now_ms()
         self.progress(f"[{t / 1000:8.2f}s] step {s.index}: {s.text}")
         try:
             good, detail = self.step(s)

@@ -71,9 +71,8 @@ class DockerBackend(Backend):
     def advance(self, ms: float) -> None:
         time.sleep(max(0.0, ms) / 1000)
 
-    def _mark(self, n: int, event: str) -> None:
-        self._own.append({"t_ms": round(self.now_ms(), 3), "node": n, "event": event,
-                          "by": "harness"})
+    def _mark(self, n: int, event: str, t_ms: float) -> None:
+        self._own.append({"t_ms": round(t_ms, 3), "node": n, "event": event, "by": "harness"})
 
     def new_records(self) -> list[dict[str, Any]]:
         out, self._own = self._own, []
@@ -101,9 +100,10 @@ class DockerBackend(Backend):
         return out
 
     def kill(self, n: int) -> None:
+        t = self.now_ms()
         self.cluster.kill(n)
         self._up.discard(n)
-        self._mark(n, "node_crash")
+        self._mark(n, "node_crash", t)
 
     def restart(self, n: int) -> None:
         self.cluster.restart(n)
@@ -111,19 +111,22 @@ class DockerBackend(Backend):
         self._load_faults(n)
 
     def pause(self, n: int) -> None:
+        t = self.now_ms()
         self.cluster.pause(n)
         self._up.discard(n)
-        self._mark(n, "node_pause")
+        self._mark(n, "node_pause", t)
 
     def resume(self, n: int) -> None:
+        t = self.now_ms()
         self.cluster.resume(n)
         self._up.add(n)
-        self._mark(n, "node_resume")
+        self._mark(n, "node_resume", t)
         self._load_faults(n)
 
     def kill_daemon(self, n: int) -> None:
+        t = self.now_ms()
         self.cluster.kill_daemon(n)
-        self._mark(n, "node_crash")
+        self._mark(n, "node_crash", t)
 
     def start_daemon(self, n: int) -> None:
         self.cluster.start_daemon(n)
