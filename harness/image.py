@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import functools
 import hashlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -117,8 +120,11 @@ def image_ref() -> str:
 def _build_base(progress: Progress) -> None:
     script = ROOT / "containers" / "build-base.sh"
     t0 = time.monotonic()
+    # its own session: on an interrupt the whole group (debootstrap too) gets SIGTERM,
+    # and the script's EXIT trap removes the half-made tree
     proc = subprocess.Popen([str(script), BASE_TAG], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+                            stderr=subprocess.STDOUT, text=True, bufsize=1,
+                            start_new_session=True)
     assert proc.stdout is not None
     tail: list[str] = []
     counts = {"Retrieving": 0, "Unpacking": 0, "Configuring": 0}
@@ -140,7 +146,8 @@ def _build_base(progress: Progress) -> None:
                          f"{line[:80]}")
         rc = proc.wait()
     except BaseException:
-        proc.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait()
         raise
     if rc != 0:
@@ -161,7 +168,11 @@ def _build_wheels(src: Path, wheels: Path, progress: Progress) -> None:
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise ImageError(f"pip wheel failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
-    names = sorted(p.name.split("-")[0] for p in wheels.glob("*.whl"))
+    (wheels / "deps").mkdir()
+    (wheels / "hastack").mkdir()
+    for whl in wheels.glob("*.whl"):      # hastack apart: the deps layer stays cached
+        whl.rename(wheels / ("hastack" if whl.name.startswith("hastack-") else "deps") / whl.name)
+    names = sorted(p.name.split("-")[0] for p in wheels.glob("*/*.whl"))
     progress(f"      {len(names)} wheels in {time.monotonic() - t0:.0f} s: {' '.join(names)}")
 
 
@@ -192,10 +203,23 @@ def build(*, force: bool = False, base: str | None = None, progress: Progress = 
         raise ImageError(f"{ROOT / 'containers'}: not found (build from a source checkout)")
     digest = inputs_digest(base=base)
     tag = f"{NODE_REPO}:{digest[:12]}"
-    previous = _image(LATEST)
-    if not force and _label(previous) == digest:
+    if not force and _label(_image(LATEST)) == digest:
         progress(f"up to date: {tag} (inputs unchanged)")
         return tag
+    # one build at a time on this host (parallel test workers): the second one waits,
+    # then finds the image up to date
+    with open(Path(tempfile.gettempdir()) / "hastack-image-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        previous = _image(LATEST)
+        if not force and _label(previous) == digest:
+            progress(f"up to date: {tag} (built meanwhile by another process)")
+            return tag
+        _build_locked(digest, tag, previous, force=force, base=base, progress=progress)
+    return tag
+
+
+def _build_locked(digest: str, tag: str, previous: Any | None, *, force: bool,
+                  base: str | None, progress: Progress) -> None:
     t0 = time.monotonic()
     if base is None:
         if _label(_image(BASE_TAG)) == base_inputs_digest():
@@ -221,7 +245,6 @@ def build(*, force: bool = False, base: str | None = None, progress: Progress = 
         with contextlib.suppress(Exception):   # still used by a container: keep it
             client().api.remove_image(old)
     progress(f"built {tag} (= {LATEST}) in {time.monotonic() - t0:.0f} s")
-    return tag
 
 
 # ---- command line ----------------------------------------------------------------------
