@@ -7,6 +7,10 @@ ending the container. The host workdir holds ``corosync.conf``, ``authkey`` (bot
 bind-mounted read-only into ``/etc/corosync``) and ``n<i>/`` (bind-mounted on
 ``/var/log/hastack``: ``trace.jsonl`` and ``ha.log`` outlive a killed container).
 
+corosync.conf is written for the containers (udpu, nodelist of their addresses, names
+``n<i>``); with ``config_file``, that file's totem and quorum options, cluster_name and
+mcastport are used (transport becomes udpu, its nodelist is replaced).
+
 Every container and the network carry labels (``io.hastack.cluster``, ``.owner-pid``,
 ``.workdir``, ``.node``, ...), so a cluster can be found again (``attach``), listed
 (``clusters``) and removed (``down_by_label``) from any process. Waits poll the
