@@ -90,12 +90,16 @@ def one_quorate_partition(records: Sequence[dict[str, Any]]) -> list[dict[str, A
 
 
 def _msg_keys(records: Sequence[dict[str, Any]]) -> Iterable[tuple[dict[str, Any], tuple[Any, ...]]]:
-    """(record, key) for each delivery; a Totem message packing several group messages
-    gives each its index within the message."""
+    """(record, key) for each delivery: ``ordered`` records (every message Totem
+    delivers, on every node: the daemon with --trace-deliveries), else ``deliver`` ones
+    (the simulator's application messages), else ``group_message`` ones (only nodes with
+    a member in the group); a Totem message packing several group messages gives each
+    its index within the message."""
     within: dict[tuple[int, tuple[int, ...], int], int] = defaultdict(int)
+    present = {r.get("event") for r in records}
+    kind = next((k for k in ("ordered", "deliver") if k in present), "group_message")
     for r in records:
-        ev = r.get("event")
-        if ev not in ("deliver", "group_message") or "seq" not in r or not r.get("ring_id"):
+        if r.get("event") != kind or "seq" not in r or not r.get("ring_id"):
             continue
         ring = tuple(r["ring_id"])
         k = (r["node"], ring, r["seq"])

@@ -139,6 +139,7 @@ class NodeDaemon:
         pack_limit = self.codec.max_datagram - PACK_OVERHEAD
         self.core = TotemNode(nodeid, cfg.totem, quorum, ring_seq=self.state.read("ring_seq"),
                               pack_limit=pack_limit)
+        self.core.trace_ordered = trace_deliveries
         self.counters: Counter[str] = Counter()
         self.t0 = 0.0
         self.trace = TraceWriter(trace_path, nodeid, 0.0)

@@ -45,6 +45,9 @@ class TotemNode:
                  ring_seq: int = 0, pack_limit: int = 0) -> None:
         self.node_id = node_id
         self.pack_limit = pack_limit
+        # when set, every message Totem delivers (any service) is also traced as an
+        # ``ordered`` record, so that a harness can compare delivery order across nodes
+        self.trace_ordered = False
         self.srp = TotemSRP(node_id, totem, ring_seq)
         self.quorum = VoteQuorum(node_id, quorum)
         self.groups = ProcessGroups(node_id)
@@ -141,6 +144,10 @@ class TotemNode:
             e = pending[i]
             i += 1
             if isinstance(e, Deliver):
+                if self.trace_ordered:
+                    out.append(Trace("ordered", {"sender": e.sender, "ring_id": list(e.ring_id),
+                                                 "seq": e.seq, "size": len(e.payload),
+                                                 "service": e.payload[:1].decode("latin-1")}))
                 out += self._on_deliver(now_us, e, pending)
             elif isinstance(e, ConfigurationChange):
                 out.append(e)

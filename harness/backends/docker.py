@@ -53,7 +53,7 @@ class DockerBackend(Backend):
         name = f"run-{scenario.name[:20].replace('_', '-')}-{int(time.time() * 1000) % 10**8}"
         self.cluster = DockerCluster(name, len(self.nodes), workdir=run_dir / "cluster",
                                      totem=scenario.totem, quorum=scenario.quorum,
-                                     trace_deliveries=True)
+                                     trace_deliveries=True, ephemeral=True)
         self.t0 = time.time()
         self._offsets = {n: 0 for n in self.nodes}
         self._partial = {n: b"" for n in self.nodes}
