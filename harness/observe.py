@@ -22,10 +22,11 @@ DOWNS = ("node_crash", "stop")
 
 
 def ring_str(ring: Any) -> str | None:
-    """``[1, 12]`` → ``"1.12"`` (Corosync prints ring ids as rep.seq)."""
+    """``[1, 12]`` → ``"1.c"`` (as Corosync and ``ha membership`` print ring ids: the
+    representative and the sequence number, in hex)."""
     if not ring:
         return None
-    return f"{ring[0]}.{ring[1]}"
+    return f"{ring[0]:x}.{ring[1]:x}"
 
 
 @dataclass
