@@ -39,7 +39,8 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, list[tuple[str, dict[s
     first = backends[names[0]]
     for prof in first.get("membership", {}):
         for fig in first["membership"][prof]:
-            add(f"membership latency, ms ({prof} timing; lower is better)", fig.replace("_ms", "").replace(
+            panel = result.get("panel_format", "membership latency, ms ({prof} timing; lower is better)")
+            add(panel.format(prof=prof), fig.replace("_ms", "").replace(
                 "_to_", " → ").replace("_", " "), ["membership", prof, fig])
     for key, val in first.get("throughput", {}).items():
         if isinstance(val, dict) and "msgs_per_s" in val:

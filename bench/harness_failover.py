@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {
             "machine": {"cpus": __import__("os").cpu_count(), "kernel": platform.release(),
                         "python": platform.python_version()},
-            "repeat": a.repeat, "backends": {b: measure(b, names, a.repeat, runs) for b in backends}}
+            "repeat": a.repeat,
+            "panel_format": "scenario {prof}: ms from the fault (or its undo); lower is better",
+            "backends": {b: measure(b, names, a.repeat, runs) for b in backends}}
     if len(backends) == 2:
         x, y = (result["backends"][b]["membership"] for b in backends)
         result["ratio"] = {f"{s}: {k}": round(x[s][k]["median"] / y[s][k]["median"], 2)

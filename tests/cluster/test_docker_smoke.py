@@ -62,3 +62,70 @@ def test_fixture_on_docker_isolate_and_pause(docker_ready: None, ha_cluster: Any
     ha_cluster.do({"pause": {"node": 1, "for": "2xtoken"}})
     ha_cluster.wait(ring="all", quorate="all", within="30s")
     ha_cluster.assert_checks()
+
+
+def test_keep_leaves_the_cluster_up_and_says_how_to_reach_it(docker_ready: None,
+                                                             tmp_path: Path) -> None:
+    from harness.docker_cluster import DockerCluster, clusters, down_by_label
+    from harness.scenario import parse
+
+    sc = parse("""
+name: keepme
+cluster: {nodes: 2, totem: {token: 1000}}
+steps:
+  - wait: {ring: all, within: 60s}
+""", "keepme.yaml")
+    result, _ = run(sc, "docker", seed=1, runs_dir=tmp_path, keep="always", progress=print)
+    name = next(c["name"] for c in clusters() if c["name"].startswith("run-keepme"))
+    try:
+        assert f"ha-harness status --name {name}" in result["kept"]
+        c = DockerCluster.attach(name)
+        assert c.running(1) and c.running(2)
+    finally:
+        down_by_label(name)
+
+
+def _cli(*args: str, check: bool = True) -> Any:
+    import subprocess
+    import sys
+
+    cp = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
+                        text=True, timeout=180)
+    if check:
+        assert cp.returncode == 0, (args, cp.stdout, cp.stderr)
+    return cp
+
+
+def test_cli_up_break_heal_down(docker_ready: None, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HASTACK_HARNESS_DIR", str(tmp_path))
+    name = f"cli{tmp_path.name[-6:].replace('_', '')}"
+    try:
+        up = _cli("up", "--nodes", "3", "--name", name)
+        assert "3 nodes quorate" in up.stdout
+        st = json.loads(_cli("status", "--name", name, "--output-as", "json").stdout)
+        assert [r["quorate"] for r in st["nodes"]] == [True, True, True]
+        q = _cli("exec", "--name", name, "n1", "--", "ha", "quorum")
+        assert "Quorate" in q.stdout            # and exit 0: quorate
+        _cli("fault", "--name", name, "isolate", "3")
+        # the isolated node loses quorum: `ha quorum` exits 2 there
+        import time
+        deadline = time.monotonic() + 30
+        while _cli("exec", "--name", name, "n3", "--", "ha", "quorum", check=False).returncode != 2:
+            assert time.monotonic() < deadline, "n3 never lost quorum"
+            time.sleep(0.5)
+        st = json.loads(_cli("status", "--name", name, "--output-as", "json").stdout)
+        assert any("n3" in line for line in st["faults"])
+        bad = _cli("fault", "--name", name, "partition", "1,2|2,3", check=False)
+        assert bad.returncode == 2 and "node 2 is in two groups" in bad.stderr
+        _cli("heal", "--name", name)
+        deadline = time.monotonic() + 30
+        while _cli("exec", "--name", name, "n3", "--", "ha", "quorum", check=False).returncode != 0:
+            assert time.monotonic() < deadline, "n3 never regained quorum"
+            time.sleep(0.5)
+        assert "A new membership" in _cli("logs", "--name", name, "n1").stdout
+    finally:
+        gone = _cli("down", "--name", name, check=False)
+    assert f"{name}-n1" in gone.stdout
+    from harness.docker_cluster import clusters
+    assert not [c for c in clusters() if c["name"] == name]
