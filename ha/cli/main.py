@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "node": ("node",),
     "cluster": ("membership", "quorum", "stats", "group", "bench"),
     "keygen": ("keygen",),
+    "cib": ("cib", "property"),
 }
 
 

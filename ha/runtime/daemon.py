@@ -52,6 +52,7 @@ from ha.totem.node import TotemNode
 from ha.totem.quorum import QuorumConfig
 
 SOCKET_BUFFER = 4 << 20
+CIB_GROUP = "cib"
 LISTENER_QUEUE = 10000
 PACK_OVERHEAD = 76 + 30 + 29 + 8   # packet header+HMAC+GCM tag, Mcast, inner Mcast, slack
 
@@ -128,6 +129,7 @@ class NodeDaemon:
             self.addr_to_node[addr] = n.nodeid
         self.others = [a for nid, a in self.peers.items() if nid != nodeid]
         self.state = StateDir(state_dir)
+        self.state_dir = state_dir
         incarnation = max(self.state.read("incarnation") + 1, time.time_ns())
         self.state.write("incarnation", incarnation)
         self.codec = PacketCodec(node_id=nodeid, key=key, cluster_name=cfg.cluster_name,
@@ -149,6 +151,9 @@ class NodeDaemon:
         self.listeners: list[_Listener] = []
         self.group_refs: Counter[str] = Counter()
         self.group_consumers: list[Callable[[GroupMessage, float], None]] = []
+        from ha.runtime.cibservice import CibService
+
+        self.cib = CibService(self, state_dir)
         self.pump_hooks: list[Callable[[], None]] = []
         self._wake: asyncio.TimerHandle | None = None
         self._wake_us: int | None = None
@@ -185,6 +190,7 @@ class NodeDaemon:
         self.trace.write(loop.time(), "start", {"addr": addr, "port": self.cfg.port,
                                                 "ring_seq": self.core.srp.ring_id[1]})
         self.apply(self.core.start(self.now_us()))
+        self.cib.start()
         self._expire()
         _sd_notify(b"READY=1")
 
@@ -298,6 +304,7 @@ class NodeDaemon:
             self.trace.write(self.loop.time(), event, fields)
 
     def _on_configuration(self, e: ConfigurationChange) -> None:
+        self.cib.on_configuration(e.transitional, e.ring_id[1], e.members)
         self._trace(*change_record(e))
         if e.transitional:
             return
@@ -311,6 +318,7 @@ class NodeDaemon:
         log("TOTEM", f"Members[{len(e.members)}]: " + " ".join(map(str, e.members)))
 
     def _on_quorum(self, e: QuorumChange) -> None:
+        self.cib.on_quorum(e.quorate)
         if e.quorate == self._quorate_logged:
             return
         self._quorate_logged = e.quorate
@@ -323,9 +331,14 @@ class NodeDaemon:
     def _on_group_change(self, e: GroupChange) -> None:
         event, fields = change_record(e)
         self._trace(event, fields)
+        if e.group == CIB_GROUP:
+            self.cib.on_group_change(e.members, e.joined, e.left)
         self._to_listeners(e.group, {"event": event, **fields})
 
     def _on_group_message(self, e: GroupMessage) -> None:
+        if e.group == CIB_GROUP:
+            self.cib.on_message(e.sender, e.payload)
+            return
         if self.group_consumers:
             now = time.time()
             for consumer in self.group_consumers:

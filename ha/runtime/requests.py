@@ -6,7 +6,8 @@
 - ``groups`` — the process groups this node knows and their members;
 - ``send`` — a message to a process group, in total order;
 - ``listen`` — join a process group and stream its changes and messages;
-- ``bench`` — the ``cpgbench``-like load generator (see ``ha.runtime.loadgen``).
+- ``bench`` — the ``cpgbench``-like load generator (see ``ha.runtime.loadgen``);
+- ``cib_query``, ``cib_update`` — the CIB (see ``ha.runtime.cibservice``).
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ async def serve(d: NodeDaemon, req: Reply) -> Reply | AsyncIterator[Reply]:
         return {"ok": True, "group": group}
     if op == "listen":
         return listen(d, _group(req))
+    if op == "cib_query":
+        xp = req.get("xpath")
+        return d.cib.query(xp if isinstance(xp, str) else None)
+    if op == "cib_update":
+        cargs = req.get("args") or {}
+        if not isinstance(cargs, dict):
+            raise ValueError("expected 'args' to be an object")
+        body = str(req.get("xml") or "").encode()
+        return await d.cib.update(str(req.get("cib_op")), cargs, body, bool(req.get("force")))
     if op == "bench":
         from ha.runtime.loadgen import GroupLoad
 
@@ -115,4 +125,4 @@ async def serve(d: NodeDaemon, req: Reply) -> Reply | AsyncIterator[Reply]:
                                 if k in req}
         return await GroupLoad(d, _group(req), **args).run()
     return {"ok": False, "error": f"unknown op {op!r} (expected membership, quorum, stats, "
-                                  "groups, send, listen or bench)"}
+                                  "groups, send, listen, bench, cib_query or cib_update)"}

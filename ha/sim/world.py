@@ -214,10 +214,10 @@ class SimWorld:
         if sn.core is not None and sn.paused_until is None:
             self._apply(sn, sn.core.join(self.now_us, group))
 
-    def send(self, n: int, group: str, data: bytes) -> None:
+    def send(self, n: int, group: str, data: bytes, safe: bool = False) -> None:
         sn = self.nodes[n]
         if sn.core is not None and sn.paused_until is None:
-            self._apply(sn, sn.core.send(self.now_us, group, data))
+            self._apply(sn, sn.core.send(self.now_us, group, data, safe))
 
     # ---- effects --------------------------------------------------------------------
     def _apply(self, sn: SimNode, effects: list[Any]) -> None:
