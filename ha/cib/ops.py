@@ -131,9 +131,13 @@ def apply(root: etree._Element, op: str, args: dict[str, Any],
     elif op == "create":
         frag = _frag(body, "create")
         target = _section(new, sec or _section_of(frag.tag))
-        if frag.get("id") is not None and _by_tag_id(new, frag.tag, frag.get("id", "")) is not None:
-            raise ValueError(f"create: {frag.tag} '{frag.get('id')}' already exists")
-        target.append(frag)
+        # the section element itself (``create -o acls`` with ``<acls>…</acls>``): its
+        # children are created in the section
+        for child in (list(frag) if frag.tag == target.tag else [frag]):
+            cid = child.get("id")
+            if cid is not None and _by_tag_id(new, child.tag, cid) is not None:
+                raise ValueError(f"create: {child.tag} '{cid}' already exists")
+            target.append(child)
         kind = STATUS if _in_status(new, target) else CONFIG
     elif op in ("modify", "delete"):
         frag = _frag(body, op)
@@ -180,7 +184,9 @@ def _section_of(tag: str) -> str:
             "rsc_location": "constraints", "rsc_colocation": "constraints",
             "rsc_order": "constraints", "rsc_ticket": "constraints", "node": "nodes",
             "cluster_property_set": "crm_config", "node_state": "status",
-            "fencing-level": "fencing-topology", "tag": "tags"}.get(tag, "configuration")
+            "fencing-level": "fencing-topology", "tag": "tags", "acl_target": "acls",
+            "acl_group": "acls", "acl_role": "acls"}.get(tag, tag if tag in SECTIONS
+                                                        else "configuration")
 
 
 def _replace(root: etree._Element, new: etree._Element, sec: str | None,

@@ -8,7 +8,9 @@ replica; what it sends is multicast in the group, what it persists is written th
 the store (atomically, fsync'd), and replies wake the client waiting for them.
 
 Requests: ``cib_query`` (``xpath``), ``cib_update`` (``cib_op``, ``args``, ``xml``,
-``force``). An update waits until it comes back in the agreed order (applied on every
+``force``). Peers that are not root (members of ``haclient``) get Pacemaker's ACLs:
+queries are filtered to what they may read, writes refused unless they may make every
+change (exit code 4, as Pacemaker's insufficient privileges). An update waits until it comes back in the agreed order (applied on every
 replica of the configuration) and is retried while a sync is in progress.
 """
 
@@ -20,14 +22,19 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ha.cib import ops
+from ha.cib.acl import Acl, AclDenied, AclError, check_write, filter_read
 from ha.cib.replica import GROUP, CibReplica, Out, Persist, Reply, Send
 from ha.cib.store import CibStore, CorruptCib
+from ha.cib.xml import CibError
+from ha.runtime.control import Peer
 from ha.runtime.tracelog import log
 
 if TYPE_CHECKING:
     from ha.runtime.daemon import NodeDaemon
 
 SYNC_RETRIES = 50
+EXIT_PRIV = 4          # Pacemaker's CRM_EX_INSUFFICIENT_PRIV
 UPDATE_TIMEOUT_S = 30.0
 
 
@@ -91,15 +98,48 @@ class CibService:
                     fut.set_result(o)
 
     # ---- requests -------------------------------------------------------------------
-    def query(self, xpath: str | None) -> dict[str, Any]:
+    def _acl(self, peer: Peer | None) -> Acl | None:
+        """The peer's ACL (None: unrestricted — root, the daemon's user, hacluster, or
+        ACLs not enabled)."""
+        if peer is None or peer.privileged:
+            return None
+        return Acl.for_user(self.replica.root, peer.user, peer.groups)
+
+    def query(self, xpath: str | None, peer: Peer | None = None) -> dict[str, Any]:
         try:
-            xml = self.replica.query(xpath)
-        except LookupError as e:
-            return {"ok": False, "error": str(e), "exit": 105}
+            acl = self._acl(peer)
+            root = self.replica.root if acl is None else filter_read(acl, self.replica.root)
+            xml = ops.query(root, xpath)
+        except AclDenied as e:
+            return {"ok": False, "error": f"permission denied: {e}", "exit": EXIT_PRIV}
+        except (LookupError, AclError) as e:
+            return {"ok": False, "error": str(e), "exit": 105 if isinstance(e, LookupError) else 1}
         return {"ok": True, "xml": xml.decode(), "syncing": self.replica.syncing}
 
+    def _check_acl(self, op: str, args: dict[str, Any], body: bytes,
+                   peer: Peer | None) -> dict[str, Any] | None:
+        """Refuse a write the peer's ACL does not allow (checked on this node's copy
+        before the update travels, as Pacemaker checks on the node the client is on)."""
+        try:
+            acl = self._acl(peer)
+            if acl is None:
+                return None
+            new, _ = ops.apply(self.replica.root, op, args, body)
+            if new is not None:
+                check_write(acl, self.replica.root, new)
+        except AclDenied as e:
+            return {"ok": False, "error": f"permission denied: {e}", "exit": EXIT_PRIV}
+        except (CibError, ValueError, LookupError) as e:
+            return {"ok": False, "error": str(e)}
+        return None
+
     async def update(self, op: str, args: dict[str, Any], body: bytes,
-                     force: bool) -> dict[str, Any]:
+                     force: bool, peer: Peer | None = None) -> dict[str, Any]:
+        if force and peer is not None and not peer.privileged:
+            return {"ok": False, "error": "permission denied: --force needs root", "exit": EXIT_PRIV}
+        refused = self._check_acl(op, args, body, peer)
+        if refused is not None:
+            return refused
         loop = asyncio.get_running_loop()
         for attempt in range(SYNC_RETRIES):
             rid, outs = self.replica.request(op, args, body, force)

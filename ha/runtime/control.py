@@ -1,8 +1,10 @@
 """The node daemon's control socket: how the ``ha`` CLI talks to its local daemon.
 
-A unix stream socket, mode 0600 in a 0700 directory, that accepts connections only
-from root or from the daemon's own user (checked with SO_PEERCRED), as Corosync's IPC
-accepts only root by default. Requests and replies are JSON lines:
+A unix stream socket, mode 0600 in a 0700 directory, that accepts connections from
+root or from the daemon's own user (checked with SO_PEERCRED), as Corosync's IPC
+accepts only root by default — and, when the group ``haclient`` exists (Pacemaker's
+group for cluster tool users), mode 0660/0750 for that group: its members may query
+and update the CIB under the CIB's ACLs, and read membership and quorum. Requests and replies are JSON lines:
 
     -> {"op": "membership"}
     <- {"ok": true, "ring_id": [1, 8], "state": "OPERATIONAL", ...}
@@ -19,15 +21,18 @@ import contextlib
 import json
 import os
 import socket
+import grp
+import pwd
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_SOCKET = "/run/hastack/ha.sock"
 MAX_REQUEST = 1 << 20
 
 Reply = dict[str, Any]
-Handler = Callable[[Reply], Awaitable[Reply | AsyncIterator[Reply]]]
+Handler = Callable[[Reply, "Peer"], Awaitable[Reply | AsyncIterator[Reply]]]
 
 
 class ControlError(RuntimeError):
@@ -38,15 +43,47 @@ def socket_path(explicit: str | None = None) -> str:
     return explicit or os.environ.get("HASTACK_SOCKET") or DEFAULT_SOCKET
 
 
-def _peer_allowed(sock: socket.socket | None) -> bool:
+CLIENT_GROUP = "haclient"      # Pacemaker's group of users allowed to use the cluster tools
+# what a member of haclient may ask; the CIB requests are then subject to its ACLs
+CLIENT_OPS = frozenset({"cib_query", "cib_update", "membership", "quorum"})
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Who is on the other end of a connection (from SO_PEERCRED)."""
+
+    uid: int
+    user: str
+    groups: tuple[str, ...]
+    privileged: bool          # root or the daemon's own user: no ACLs, every request
+
+
+def peer_of(sock: socket.socket | None) -> Peer | None:
+    """The peer, or None when it may not talk to the daemon at all."""
     if sock is None:
-        return False
+        return None
     try:
         raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     except OSError:
-        return False
-    _pid, uid, _gid = struct.unpack("3i", raw)
-    return uid in (0, os.getuid())
+        return None
+    _pid, uid, gid = struct.unpack("3i", raw)
+    try:
+        user = pwd.getpwuid(uid).pw_name
+        groups = tuple(sorted({grp.getgrgid(g).gr_name for g in os.getgrouplist(user, gid)}))
+    except (KeyError, OSError):
+        user, groups = str(uid), ()
+    if uid in (0, os.getuid()):
+        return Peer(uid, user, groups, True)
+    if CLIENT_GROUP in groups:
+        return Peer(uid, user, groups, False)
+    return None
+
+
+def _client_gid() -> int | None:
+    try:
+        return grp.getgrnam(CLIENT_GROUP).gr_gid
+    except KeyError:
+        return None
 
 
 class ControlServer:
@@ -61,6 +98,7 @@ class ControlServer:
     async def start(self) -> None:
         parent = os.path.dirname(self.path) or "."
         os.makedirs(parent, mode=0o700, exist_ok=True)
+        gid = _client_gid() if os.geteuid() == 0 else None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
         old = os.umask(0o177)
@@ -70,6 +108,12 @@ class ControlServer:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
+        if gid is not None:
+            # members of haclient may connect (their CIB requests are subject to ACLs)
+            os.chown(parent, -1, gid)
+            os.chmod(parent, 0o750)
+            os.chown(self.path, -1, gid)
+            os.chmod(self.path, 0o660)
 
     async def close(self) -> None:
         if self._server is not None:
@@ -81,9 +125,11 @@ class ControlServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            if not _peer_allowed(writer.get_extra_info("socket")):
+            peer = peer_of(writer.get_extra_info("socket"))
+            if peer is None:
                 self.refused += 1
-                await self._send(writer, {"ok": False, "error": "permission denied: root only"})
+                await self._send(writer, {"ok": False, "error": "permission denied: root, the "
+                                          f"daemon's user or members of {CLIENT_GROUP} only"})
                 return
             while True:
                 line = await reader.readline()
@@ -96,7 +142,11 @@ class ControlServer:
                 except ValueError as exc:
                     await self._send(writer, {"ok": False, "error": f"bad request: {exc}"})
                     continue
-                result = await self.handler(req)
+                if not peer.privileged and req["op"] not in CLIENT_OPS:
+                    await self._send(writer, {"ok": False, "exit": 4, "error":
+                                              f"permission denied: {req['op']} needs root"})
+                    continue
+                result = await self.handler(req, peer)
                 if isinstance(result, dict):
                     await self._send(writer, result)
                     continue

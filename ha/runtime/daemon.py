@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ha.runtime.control import ControlServer, Reply
+from ha.runtime.control import ControlServer, Peer, Reply
 from ha.runtime.corosync_conf import ClusterConfig, NodeEntry, resolve
 from ha.runtime.tracelog import TraceWriter, log
 from ha.runtime.wire import PacketCodec
@@ -380,11 +380,11 @@ class NodeDaemon:
     def group_send(self, group: str, data: bytes, safe: bool = False) -> None:
         self.apply(self.core.send(self.now_us(), group, data, safe))
 
-    async def handle(self, req: Reply) -> Reply | AsyncIterator[Reply]:
+    async def handle(self, req: Reply, peer: Peer | None = None) -> Reply | AsyncIterator[Reply]:
         from ha.runtime.requests import serve  # the request table, kept apart for size
 
         try:
-            return await serve(self, req)
+            return await serve(self, req, peer)
         except (GroupError, ValueError, KeyError, TypeError) as exc:
             return {"ok": False, "error": f"{req.get('op')}: {exc}"}
 

@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from ha.runtime.control import Reply
+from ha.runtime.control import Peer, Reply
 
 if TYPE_CHECKING:
     from ha.runtime.daemon import NodeDaemon
@@ -89,7 +89,7 @@ async def listen(d: NodeDaemon, group: str) -> AsyncIterator[Reply]:
         d.group_unref(group)
 
 
-async def serve(d: NodeDaemon, req: Reply) -> Reply | AsyncIterator[Reply]:
+async def serve(d: NodeDaemon, req: Reply, peer: Peer | None = None) -> Reply | AsyncIterator[Reply]:
     op = req["op"]
     if op == "membership":
         return membership(d)
@@ -110,13 +110,14 @@ async def serve(d: NodeDaemon, req: Reply) -> Reply | AsyncIterator[Reply]:
         return listen(d, _group(req))
     if op == "cib_query":
         xp = req.get("xpath")
-        return d.cib.query(xp if isinstance(xp, str) else None)
+        return d.cib.query(xp if isinstance(xp, str) else None, peer)
     if op == "cib_update":
         cargs = req.get("args") or {}
         if not isinstance(cargs, dict):
             raise ValueError("expected 'args' to be an object")
         body = str(req.get("xml") or "").encode()
-        return await d.cib.update(str(req.get("cib_op")), cargs, body, bool(req.get("force")))
+        return await d.cib.update(str(req.get("cib_op")), cargs, body, bool(req.get("force")),
+                                  peer)
     if op == "bench":
         from ha.runtime.loadgen import GroupLoad
 
