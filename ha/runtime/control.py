@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_SOCKET = "/run/hastack/ha.sock"
-MAX_REQUEST = 1 << 20
+MAX_REQUEST = 64 << 20     # a whole CIB may travel in one request (cib replace)
 
 Reply = dict[str, Any]
 Handler = Callable[[Reply, "Peer"], Awaitable[Reply | AsyncIterator[Reply]]]
@@ -132,7 +132,12 @@ class ControlServer:
                                           f"daemon's user or members of {CLIENT_GROUP} only"})
                 return
             while True:
-                line = await reader.readline()
+                try:
+                    line = await reader.readline()
+                except (asyncio.LimitOverrunError, ValueError):
+                    await self._send(writer, {"ok": False, "error": "bad request: over "
+                                              f"{MAX_REQUEST >> 20} MiB"})
+                    return
                 if not line:
                     return
                 try:
