@@ -124,7 +124,7 @@ def sync_1mb(repeat: int, workdir: str) -> dict[str, Any]:
             want = c.ask(2, "cib_query", xpath="/cib/configuration")["xml"]
             t0 = c.start_node(3)
 
-            def synced() -> bool:
+            def synced(c: HastackCluster = c, want: str = want) -> bool:
                 q = c.try_ask(3, "cib_query")
                 if q is None or q.get("syncing"):
                     return False
