@@ -14,13 +14,18 @@ from typing import Any
 
 from lxml import etree
 
-from ha.cib.xml import CibError, parse, parse_fragment, serialise
+from ha.cib.xml import (
+    CONFIGURATION_SECTIONS,
+    CibError,
+    empty,
+    ensure_section,
+    parse,
+    parse_fragment,
+    serialise,
+)
 
-EMPTY = (b'<cib admin_epoch="0" epoch="0" num_updates="0" validate-with="pacemaker-3.9" '
-         b'crm_feature_set="3.19.0"><configuration><crm_config/><nodes/><resources/>'
-         b'<constraints/></configuration><status/></cib>')
-CONFIG_SECTIONS = ("crm_config", "nodes", "resources", "constraints", "rsc_defaults",
-                   "op_defaults", "fencing-topology", "acls", "tags")
+EMPTY = serialise(empty())      # a new CIB, as Pacemaker's cibadmin --empty
+CONFIG_SECTIONS = CONFIGURATION_SECTIONS
 SECTIONS = ("configuration", *CONFIG_SECTIONS, "status")
 UPDATES = ("replace", "create", "modify", "delete", "patch", "property", "node_state")
 PROPERTY_SET = "cib-bootstrap-options"
@@ -35,17 +40,8 @@ def _frag(body: bytes, what: str) -> etree._Element:
 
 
 def _section(root: etree._Element, name: str) -> etree._Element:
-    if name == "configuration":
-        found = root.find("configuration")
-    elif name == "status":
-        found = root.find("status")
-    else:
-        found = root.find(f"configuration/{name}")
-    if found is None:
-        if name in CONFIG_SECTIONS and root.find("configuration") is not None:
-            return etree.SubElement(root.find("configuration"), name)  # type: ignore[arg-type]
-        raise ValueError(f"section {name!r}: not in this CIB")
-    return found
+    """The section ``name``, created empty when the CIB lacks it."""
+    return ensure_section(root, name)
 
 
 def check_request(op: str, args: dict[str, Any], body: bytes) -> None:

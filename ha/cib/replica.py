@@ -39,7 +39,7 @@ from lxml import etree
 
 from ha.cib import ops
 from ha.cib.versions import bump, digest, set_version, version
-from ha.cib.xml import CibError, parse, serialise
+from ha.cib.xml import CibError, empty, parse, serialise
 
 GROUP = "cib"
 COMPRESS_OVER = 16 * 1024
@@ -109,7 +109,7 @@ class CibReplica:
     node_id: int
     uname: str
     session: int = 0                           # tells request ids of incarnations apart
-    root: etree._Element = field(default_factory=lambda: parse(ops.EMPTY))
+    root: etree._Element = field(default_factory=empty)
     quorate: bool = False
     members: tuple[int, ...] = ()
     syncing: bool = True                       # until the first sync completes
