@@ -14,6 +14,7 @@ from typing import Any
 
 from lxml import etree
 
+from ha.cib.versions import set_version, version
 from ha.cib.xml import (
     CONFIGURATION_SECTIONS,
     CibError,
@@ -156,7 +157,11 @@ def apply(root: etree._Element, op: str, args: dict[str, Any],
         from ha.cib.patch import apply as apply_patch
 
         new = apply_patch(root, _frag(body, "patch"))
-        return new, AS_IS
+        if version(new)[:2] > version(root)[:2]:
+            kind = AS_IS                     # the patch carries a newer epoch: kept
+        else:                                # else a change is a change: bumped as one
+            set_version(new, version(root))
+            kind = CONFIG if _config_bytes(new) != _config_bytes(root) else STATUS
     elif op == "property":
         if not _property(new, str(args["name"]), args.get("value")):
             return None, CONFIG
@@ -174,6 +179,11 @@ def apply(root: etree._Element, op: str, args: dict[str, Any],
     return new, kind
 
 
+def _config_bytes(root: etree._Element) -> bytes:
+    c = root.find("configuration")
+    return b"" if c is None else etree.tostring(c)
+
+
 def _section_of(tag: str) -> str:
     return {"primitive": "resources", "group": "resources", "clone": "resources",
             "master": "resources", "bundle": "resources", "template": "resources",
@@ -188,8 +198,6 @@ def _section_of(tag: str) -> str:
 def _replace(root: etree._Element, new: etree._Element, sec: str | None,
              frag: etree._Element) -> str:
     if frag.tag == "cib":
-        from ha.cib.versions import version
-
         theirs, ours = version(frag), version(root)
         if theirs[:2] < ours[:2]:
             raise CibError(f"replace: the new CIB's version {theirs[0]}.{theirs[1]}.{theirs[2]} "

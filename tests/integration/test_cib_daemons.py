@@ -4,6 +4,7 @@ corrupt cib.xml refused at start and replaced by the cluster's copy."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -125,3 +126,32 @@ def test_persistence_and_corrupt_cib_taken_from_the_cluster(cluster: HastackClus
     c.wait_for("the refusal logged", lambda: "refused the local CIB" in c.log_text(3)
                and "digest mismatch" in c.log_text(3), 10)
     assert list(cib.parent.glob("cib.xml.corrupt-*")), "the bad file was not kept aside"
+
+
+def test_diff_patch_verify_and_json(cluster: HastackCluster, tmp_path: Path) -> None:
+    c = cluster
+    old = query(c, 1)["xml"]
+    a = tmp_path / "a.xml"
+    b = tmp_path / "b.xml"
+    a.write_text(old)
+    b.write_text(old.replace("<resources/>", f"<resources>{DUMMY}</resources>"))
+    d = subprocess.run([sys.executable, "-m", "ha.cli.main", "cib", "diff", str(a), str(b)],
+                       capture_output=True, text=True, timeout=60)
+    assert d.returncode == 1 and 'operation="create"' in d.stdout        # as crm_diff: 1 = differ
+    p = tmp_path / "p.xml"
+    p.write_text(d.stdout)
+    r = cli(c, 2, "cib", "patch", str(p))
+    assert r.returncode == 0, r.stderr
+    wait_cib(c, [1, 2, 3], "the patch applied everywhere", lambda x: 'id="d1"' in x)
+    again = cli(c, 2, "cib", "patch", str(p))                 # its base version is gone now
+    assert again.returncode != 0 and "version" in again.stderr
+    v = cli(c, 3, "cib", "verify", "--live")
+    assert v.returncode == 0, v.stderr
+    bad = tmp_path / "bad.xml"
+    bad.write_text(old.replace("<resources/>", '<resources><primitive id="z" class="ocf" '
+                               'type="Dummy"/></resources>'))
+    vb = subprocess.run([sys.executable, "-m", "ha.cli.main", "cib", "verify", str(bad)],
+                        capture_output=True, text=True, timeout=60)
+    assert vb.returncode == 2 and "primitive 'z'" in vb.stderr and "provider" in vb.stderr
+    j = cli(c, 1, "cib", "query", "--xpath", "//primitive", "--output-as", "json")
+    assert j.returncode == 0 and json.loads(j.stdout)["xml"].startswith('<primitive id="d1"')
