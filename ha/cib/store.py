@@ -72,6 +72,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from ha.cib.versions import document_digest
+
 __all__ = ["CibStore", "CorruptCib", "md5_hex", "pacemaker_digest", "why_refused"]
 
 CIB = "cib.xml"
@@ -114,9 +116,9 @@ def md5_hex(data: bytes) -> str:
 
 
 def pacemaker_digest(root: etree._Element) -> str:
-    """Pacemaker's on-disk CIB digest (v1): MD5 of " " + unformatted XML + newline."""
-    text = etree.tostring(root, encoding="unicode")
-    return md5_hex(b" " + text.encode("utf-8") + b"\n")
+    """Pacemaker's on-disk CIB digest (what it writes to cib.xml.sig): one definition,
+    in ``versions.document_digest``, which serialises as Pacemaker does."""
+    return document_digest(root)
 
 
 def _utc_now() -> datetime:
