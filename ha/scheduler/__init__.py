@@ -1,0 +1,37 @@
+"""The scheduler: a CIB (configuration + status) in, a transition out.
+
+A pure function of its input and "now" (DESIGN.md rule 1), in Pacemaker's stages:
+unpack (nodes, resources, operation history) → unpack constraints → assign → create
+actions → apply orderings → build the graph and the Transition Summary.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lxml import etree
+
+from ha.scheduler.actions import apply_orderings, create_actions, summarise
+from ha.scheduler.assign import Assigner, assign
+from ha.scheduler.constraints import unpack_constraints
+from ha.scheduler.model import Cluster, Transition
+from ha.scheduler.unpack import unpack
+
+__all__ = ["Cluster", "Transition", "schedule"]
+
+
+def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transition:
+    """Schedule one CIB: where every resource should run and the actions to get there.
+
+    ``now`` is the date rules and failure timeouts are judged against; ``None`` means
+    the CIB's own ``execution-date`` where present (it is not read from any clock).
+    """
+    cluster = unpack(cib_root)
+    unpack_constraints(cib_root, cluster)
+    scores = assign(cluster)
+    order = Assigner(cluster).order()
+    graph = create_actions(cluster, order)
+    apply_orderings(cluster, graph)
+    changes = [c for rsc in order for c in summarise(rsc)]
+    return Transition(cluster=cluster, changes=changes, actions=graph.actions,
+                      edges=graph.edges, scores=scores)

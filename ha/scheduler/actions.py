@@ -1,0 +1,115 @@
+"""Stages 4 and 5, create actions and apply orderings; and the Transition Summary.
+
+For each resource, compared with where it runs now and where it was assigned:
+start, stop, move (stop here, start there), restart (its definition changed, or it
+is active on several nodes), recover (it failed); recurring monitors on the node it
+will run on; probes (``monitor`` with interval 0) wherever its state is unknown.
+"""
+
+from __future__ import annotations
+
+from ha.scheduler.model import Action, Change, Cluster, Resource
+
+
+def _details(rsc: Resource, origin: str | None, dest: str | None) -> str:
+    promoted = rsc.role == "Promoted"
+    if origin is None:
+        return dest or ""
+    if dest is None:
+        return f"{rsc.role} {origin}" if promoted else origin
+    if origin == dest:
+        return f"{rsc.role} {origin}" if promoted else origin
+    if promoted:
+        return f"{rsc.role} {origin} -> Started {dest}"
+    return f"{origin} -> {dest}"
+
+
+def summarise(rsc: Resource) -> list[Change]:
+    """The Transition Summary lines for one resource."""
+    if not rsc.managed:
+        return []
+    current = list(rsc.running)
+    dest = rsc.assigned
+    if not current:
+        return [Change("Start", rsc.id, dest)] if dest else []
+    if dest is None:
+        return [Change("Stop", rsc.id, _details(rsc, c, None), "node availability")
+                for c in current]
+    if len(current) > 1:
+        if dest in current:
+            return [Change("Restart", rsc.id, _details(rsc, dest, dest))]
+        return [Change("Move", rsc.id, _details(rsc, current[0], dest))]
+    origin = current[0]
+    failed = rsc.failed.get(origin, False)
+    if origin == dest:
+        if failed:
+            return [Change("Recover", rsc.id, _details(rsc, origin, dest))]
+        if origin in rsc.changed_on:
+            return [Change("Restart", rsc.id, _details(rsc, origin, dest),
+                           "resource definition change")]
+        return []
+    verb = "Recover" if failed else "Move"
+    return [Change(verb, rsc.id, _details(rsc, origin, dest))]
+
+
+class ActionGraph:
+    """Actions with ids in creation order, and ordering edges between them."""
+
+    def __init__(self) -> None:
+        self.actions: list[Action] = []
+        self.edges: list[tuple[int, int]] = []
+        self._by_key: dict[tuple[str, str, str, int], Action] = {}
+
+    def add(self, rsc: str, task: str, node: str, interval_ms: int = 0) -> Action:
+        key = (rsc, task, node, interval_ms)
+        if key not in self._by_key:
+            action = Action(len(self.actions), rsc, task, node, interval_ms)
+            self.actions.append(action)
+            self._by_key[key] = action
+        return self._by_key[key]
+
+    def find(self, rsc: str, task: str) -> list[Action]:
+        return [a for a in self.actions if a.resource == rsc and a.task == task
+                and a.interval_ms == 0]
+
+    def order(self, first: Action, then: Action) -> None:
+        if (first.id, then.id) not in self.edges:
+            self.edges.append((first.id, then.id))
+
+
+def create_actions(cluster: Cluster, order: list[Resource]) -> ActionGraph:
+    graph = ActionGraph()
+    online = [n.uname for n in cluster.nodes if n.online]
+    for rsc in order:
+        probes = [graph.add(rsc.id, "monitor", u) for u in online if u not in rsc.known_on]
+        if not rsc.managed:
+            continue
+        dest = rsc.assigned
+        restart = any(c.verb in ("Restart", "Recover") for c in summarise(rsc))
+        stops = [graph.add(rsc.id, "stop", u) for u in rsc.running
+                 if u != dest or restart or len(rsc.running) > 1]
+        if dest is None:
+            continue
+        if dest not in rsc.running or stops:
+            start = graph.add(rsc.id, "start", dest)
+            for s in stops + probes:
+                graph.order(s, start)
+        for op in rsc.ops:
+            if op.name == "monitor" and op.interval_ms and op.role in (None, "Started"):
+                mon = graph.add(rsc.id, "monitor", dest, op.interval_ms)
+                for s in graph.find(rsc.id, "start"):
+                    graph.order(s, mon)
+    return graph
+
+
+def apply_orderings(cluster: Cluster, graph: ActionGraph) -> None:
+    """rsc_order: ``first``'s action before ``then``'s (and the reverse for stops)."""
+    inverse = {"start": "stop", "promote": "demote", "demote": "promote", "stop": "start"}
+    for o in cluster.orderings:
+        for f in graph.find(o.first, o.first_action):
+            for t in graph.find(o.then, o.then_action):
+                graph.order(f, t)
+        if o.symmetrical and o.kind != "Serialize":
+            for t in graph.find(o.then, inverse.get(o.then_action, o.then_action)):
+                for f in graph.find(o.first, inverse.get(o.first_action, o.first_action)):
+                    graph.order(t, f)

@@ -1,0 +1,139 @@
+"""Stage 3, assign: each resource's score on each node, then the node it will run on.
+
+Rules kept (Pacemaker's, for primitives):
+
+- every node starts at 0 in a symmetric cluster; in an opt-in cluster only nodes a
+  location constraint names are allowed;
+- location scores add to a node's score; a resource's stickiness adds to the node it
+  is active on;
+- resources are assigned by priority (highest first), then in configuration order; a
+  resource first assigns the resources it is colocated *with*, then takes their
+  placement into account (INFINITY: only there; -INFINITY: never there; otherwise the
+  score is added there), and the preferences of resources colocated with it are added
+  in proportion to the colocation score, unless that would leave no node usable;
+- only nodes that are online, not standby, not in maintenance and with a score of 0 or
+  more can run a resource; among equal scores the node with fewer resources
+  assigned wins, then the node first in name order (stickiness, not a tie rule, keeps
+  a resource where it is).
+"""
+
+from __future__ import annotations
+
+from ha.scheduler.model import INFINITY, Cluster, Resource, add_scores
+
+
+def initial_scores(cluster: Cluster) -> None:
+    """Node scores from symmetric-cluster, location constraints and stickiness."""
+    symmetric = cluster.options.get("symmetric-cluster", "true").lower() in (
+        "true", "yes", "on", "1", "y")
+    for rsc in cluster.resources:
+        rsc.allowed = {n.uname: 0 for n in cluster.nodes} if symmetric else {}
+    for rid, uname, score in cluster.locations:
+        rsc = cluster.resource(rid)
+        if rsc is None or cluster.node(uname) is None:
+            continue
+        rsc.allowed[uname] = add_scores(rsc.allowed.get(uname, 0), score)
+    for rsc in cluster.resources:
+        if len(rsc.running) == 1 and rsc.managed:
+            (uname,) = rsc.running
+            if uname in rsc.allowed and rsc.stickiness:
+                rsc.allowed[uname] = add_scores(rsc.allowed[uname], rsc.stickiness)
+
+
+def _merge(weights: dict[str, int], other: dict[str, int], factor: float) -> dict[str, int]:
+    """``weights`` plus ``factor`` times ``other`` on the nodes ``weights`` allows."""
+    merged = dict(weights)
+    for uname, w in weights.items():
+        o = other.get(uname)
+        if o is None:
+            continue
+        if factor < 0 and o <= -INFINITY:
+            continue  # a ban on the dependent is no preference for the primary
+        merged[uname] = add_scores(w, int(factor * o))
+    return merged
+
+
+def _usable(cluster: Cluster, weights: dict[str, int]) -> bool:
+    return any(w >= 0 and (n := cluster.node(u)) is not None and n.can_run
+               for u, w in weights.items())
+
+
+class Assigner:
+    """Assigns every resource of a cluster, recording the scores it decided on."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.load: dict[str, int] = {n.uname: 0 for n in cluster.nodes}
+        self.done: set[str] = set()
+        self.scores: dict[str, dict[str, int]] = {}
+
+    def order(self) -> list[Resource]:
+        return sorted(self.cluster.resources, key=lambda r: -r.priority)
+
+    def run(self) -> None:
+        for rsc in self.order():
+            self.assign(rsc)
+
+    def assign(self, rsc: Resource) -> None:
+        if rsc.id in self.done:
+            return
+        self.done.add(rsc.id)
+        cl = self.cluster
+        weights = dict(rsc.allowed)
+        for c in cl.colocations:
+            if c.dependent == rsc.id:
+                prim = cl.resource(c.primary)
+                assert prim is not None
+                self.assign(prim)
+                weights = self._apply_primary(weights, prim.assigned, c.score)
+        for c in cl.colocations:
+            if c.primary == rsc.id:
+                dep = cl.resource(c.dependent)
+                assert dep is not None
+                merged = _merge(weights, dep.allowed, c.score / INFINITY)
+                if _usable(cl, merged):
+                    weights = merged
+        self.scores[rsc.id] = weights
+        rsc.assigned = self._choose(rsc, weights)
+        if rsc.assigned is not None:
+            self.load[rsc.assigned] += 1
+
+    @staticmethod
+    def _apply_primary(weights: dict[str, int], where: str | None, score: int) -> dict[str, int]:
+        out = dict(weights)
+        if score >= INFINITY:
+            for u in out:
+                if u != where:
+                    out[u] = -INFINITY
+        elif score <= -INFINITY:
+            if where in out:
+                out[where] = -INFINITY
+        elif where in out:
+            out[where] = add_scores(out[where], score)
+        return out
+
+    def _choose(self, rsc: Resource, weights: dict[str, int]) -> str | None:
+        if not rsc.managed:
+            return next(iter(rsc.running), None)
+        if rsc.target_role.lower() == "stopped":
+            return None
+        order = [n.uname for n in self.cluster.nodes]
+        candidates = [u for u, w in weights.items()
+                      if w >= 0 and (n := self.cluster.node(u)) is not None and n.can_run]
+        if not candidates:
+            return None
+        best = max(weights[u] for u in candidates)
+        tied = [u for u in candidates if weights[u] == best]
+        return min(tied, key=lambda u: (self.load[u], order.index(u)))
+
+
+def assign(cluster: Cluster) -> list[tuple[str, str, int]]:
+    """Assign every resource; the allocation scores in the order they were decided."""
+    initial_scores(cluster)
+    a = Assigner(cluster)
+    a.run()
+    for rsc in cluster.resources:
+        rsc.allowed = a.scores.get(rsc.id, rsc.allowed)
+    order = [n.uname for n in cluster.nodes]
+    return [(rid, u, ws[u]) for rid, ws in a.scores.items()
+            for u in sorted(ws, key=lambda u: order.index(u))]

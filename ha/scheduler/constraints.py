@@ -1,0 +1,125 @@
+"""Stage 2, unpack constraints: rsc_location (scores and rules), rsc_colocation, rsc_order.
+
+A location rule is evaluated against each node's attributes (``#uname``, ``#id``,
+``#kind`` and the node's own and transient attributes); when it matches, its score
+applies to that node.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from ha.scheduler.model import Cluster, Colocation, Node, Ordering, parse_score
+
+_OPS = {"lt", "gt", "lte", "gte", "eq", "ne", "defined", "not_defined"}
+
+
+def _compare(op: str, left: str, right: str, vtype: str | None) -> bool:
+    a: object
+    b: object
+    if vtype in ("number", "integer") or (vtype is None and _numeric(left) and _numeric(right)):
+        try:
+            a, b = float(left), float(right)
+        except ValueError:
+            return False
+    elif vtype == "version":
+        a, b = _version(left), _version(right)
+    else:
+        a, b = left, right
+    return {"lt": a < b, "gt": a > b, "lte": a <= b, "gte": a >= b,  # type: ignore[operator]
+            "eq": a == b, "ne": a != b}[op]
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in text.split("."))
+
+
+def expression_matches(expr: etree._Element, node: Node) -> bool:
+    op = expr.get("operation", "")
+    if op not in _OPS:
+        return False
+    value = node.attrs.get(expr.get("attribute", ""))
+    if op == "defined":
+        return value is not None
+    if op == "not_defined":
+        return value is None
+    if value is None:
+        return op == "ne"
+    return _compare(op, value, expr.get("value", ""), expr.get("type"))
+
+
+def rule_matches(rule: etree._Element, node: Node) -> bool:
+    results = []
+    for child in rule:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag == "expression":
+            results.append(expression_matches(child, node))
+        elif child.tag == "rule":
+            results.append(rule_matches(child, node))
+        else:  # date and other expressions are not evaluated yet
+            results.append(False)
+    if not results:
+        return True
+    if rule.get("boolean-op", "and") == "or":
+        return any(results)
+    return all(results)
+
+
+def _rule_score(rule: etree._Element, node: Node) -> int:
+    attr = rule.get("score-attribute")
+    if attr is not None:
+        return parse_score(node.attrs.get(attr))
+    return parse_score(rule.get("score"))
+
+
+def unpack_locations(root: etree._Element, cluster: Cluster) -> None:
+    for el in root.findall("configuration/constraints/rsc_location"):
+        rid = el.get("rsc")
+        if rid is None or cluster.resource(rid) is None or el.get("role"):
+            continue
+        if el.get("node") is not None:
+            cluster.locations.append((rid, el.get("node", ""), parse_score(el.get("score"))))
+            continue
+        for rule in el.findall("rule"):
+            for node in cluster.nodes:
+                if rule_matches(rule, node):
+                    cluster.locations.append((rid, node.uname, _rule_score(rule, node)))
+
+
+def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
+    for el in root.findall("configuration/constraints/rsc_colocation"):
+        dep, prim = el.get("rsc"), el.get("with-rsc")
+        if dep is None or prim is None or el.get("rsc-role") or el.get("with-rsc-role"):
+            continue
+        if cluster.resource(dep) is None or cluster.resource(prim) is None:
+            continue
+        cluster.colocations.append(Colocation(el.get("id", ""), dep, prim,
+                                              parse_score(el.get("score"))))
+
+
+def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
+    for el in root.findall("configuration/constraints/rsc_order"):
+        first, then = el.get("first"), el.get("then")
+        if first is None or then is None:
+            continue
+        kind = el.get("kind") or ("Optional" if parse_score(el.get("score"), 1) == 0
+                                  else "Mandatory")
+        cluster.orderings.append(Ordering(
+            el.get("id", ""), first, then, el.get("first-action", "start"),
+            el.get("then-action", el.get("first-action", "start")), kind,
+            el.get("symmetrical", "true").lower() not in ("false", "no", "0", "off")))
+
+
+def unpack_constraints(root: etree._Element, cluster: Cluster) -> None:
+    unpack_locations(root, cluster)
+    unpack_colocations(root, cluster)
+    unpack_orderings(root, cluster)

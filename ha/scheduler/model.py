@@ -1,0 +1,189 @@
+"""The scheduler's data: nodes, resources, their current state, and the transition.
+
+Scores follow Pacemaker's arithmetic: ``INFINITY`` is 1,000,000, any sum is clamped to
+±INFINITY, and -INFINITY wins over +INFINITY (a ban beats a preference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+INFINITY = 1_000_000
+
+
+def add_scores(a: int, b: int) -> int:
+    """Pacemaker's pcmk__add_scores rule: -INF dominates, then +INF, else a clamped sum."""
+    if a <= -INFINITY or b <= -INFINITY:
+        return -INFINITY
+    if a >= INFINITY or b >= INFINITY:
+        return INFINITY
+    return max(-INFINITY, min(INFINITY, a + b))
+
+
+def parse_score(text: str | None, default: int = 0) -> int:
+    """A score as the CIB writes it: an integer, ``INFINITY``, ``+INFINITY``, ``-INFINITY``."""
+    if text is None:
+        return default
+    t = text.strip()
+    low = t.lower()
+    if low in ("infinity", "+infinity"):
+        return INFINITY
+    if low == "-infinity":
+        return -INFINITY
+    if low in ("red", "yellow", "green"):
+        return default
+    digits = ""
+    for i, ch in enumerate(t):
+        if ch.isdigit() or (i == 0 and ch in "+-"):
+            digits += ch
+        else:
+            break
+    try:
+        return max(-INFINITY, min(INFINITY, int(digits)))
+    except ValueError:
+        return default
+
+
+def score_text(score: int) -> str:
+    if score >= INFINITY:
+        return "INFINITY"
+    if score <= -INFINITY:
+        return "-INFINITY"
+    return str(score)
+
+
+@dataclass
+class Node:
+    """A cluster node as the scheduler sees it."""
+
+    id: str
+    uname: str
+    online: bool = False
+    standby: bool = False
+    maintenance: bool = False
+    unclean: bool = False
+    attrs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def can_run(self) -> bool:
+        return self.online and not self.standby and not self.unclean and not self.maintenance
+
+
+@dataclass
+class Op:
+    """One configured operation of a resource (``<op>``)."""
+
+    name: str
+    interval_ms: int
+    role: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Resource:
+    """A primitive resource, its configuration and its state on each node."""
+
+    id: str
+    cls: str
+    provider: str | None
+    type: str
+    params: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    ops: list[Op] = field(default_factory=list)
+    priority: int = 0
+    stickiness: int = 0
+    managed: bool = True
+    target_role: str = "Started"
+    #: node uname -> role there ("Started", "Promoted", ...) for nodes it is active on
+    running: dict[str, str] = field(default_factory=dict)
+    #: node uname -> True when it failed there
+    failed: dict[str, bool] = field(default_factory=dict)
+    #: nodes whose operation history for this resource is known (probed or run)
+    known_on: set[str] = field(default_factory=set)
+    #: nodes where the last start's parameters differ from the configuration
+    changed_on: set[str] = field(default_factory=set)
+    allowed: dict[str, int] = field(default_factory=dict)
+    assigned: str | None = None
+
+    @property
+    def agent(self) -> str:
+        prov = f":{self.provider}" if self.provider else ""
+        return f"{self.cls}{prov}:{self.type}"
+
+    @property
+    def role(self) -> str:
+        roles = set(self.running.values())
+        if "Promoted" in roles:
+            return "Promoted"
+        return "Started" if roles else "Stopped"
+
+
+@dataclass(frozen=True)
+class Colocation:
+    id: str
+    dependent: str
+    primary: str
+    score: int
+
+
+@dataclass(frozen=True)
+class Ordering:
+    id: str
+    first: str
+    then: str
+    first_action: str = "start"
+    then_action: str = "start"
+    kind: str = "Mandatory"
+    symmetrical: bool = True
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action of the transition graph."""
+
+    id: int
+    resource: str
+    task: str
+    node: str
+    interval_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of the Transition Summary: verb, resource, details, reason."""
+
+    verb: str
+    resource: str
+    details: str
+    reason: str = ""
+
+
+@dataclass
+class Cluster:
+    """Everything unpacked from one CIB."""
+
+    nodes: list[Node]
+    resources: list[Resource]
+    options: dict[str, str]
+    rsc_defaults: dict[str, str]
+    colocations: list[Colocation] = field(default_factory=list)
+    orderings: list[Ordering] = field(default_factory=list)
+    locations: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def node(self, uname: str) -> Node | None:
+        return next((n for n in self.nodes if n.uname == uname), None)
+
+    def resource(self, rid: str) -> Resource | None:
+        return next((r for r in self.resources if r.id == rid), None)
+
+
+@dataclass
+class Transition:
+    """What the scheduler decided: placement, actions, ordering edges, the summary."""
+
+    cluster: Cluster
+    changes: list[Change]
+    actions: list[Action]
+    edges: list[tuple[int, int]]
+    #: (resource id, node uname) -> allocation score, in the order Pacemaker prints them
+    scores: list[tuple[str, str, int]]

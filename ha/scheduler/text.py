@@ -1,0 +1,87 @@
+"""crm_simulate's text: the cluster status, allocation scores, Transition Summary.
+
+Summary lines are ``  * VERB(8)   RESOURCE(w)   ( DETAILS(d) )  due to REASON``. As in
+crm_simulate, the resource column starts 5 wide and, whenever a longer name comes,
+grows to that name's length plus two; the details column is as wide as the widest
+details; both are settled over all lines before any is printed.
+"""
+
+from __future__ import annotations
+
+from ha.scheduler.model import Change, Cluster, Resource, Transition, score_text
+
+
+def node_lines(cluster: Cluster) -> list[str]:
+    lines: list[str] = []
+    online: list[str] = []
+    offline: list[str] = []
+    for node in cluster.nodes:
+        active = any(node.uname in r.running for r in cluster.resources)
+        if node.online and node.standby:
+            extra = " (with active resources)" if active else ""
+            lines.append(f"    * Node {node.uname}: standby{extra}")
+        elif node.online and node.maintenance:
+            lines.append(f"    * Node {node.uname}: maintenance")
+        elif node.online:
+            online.append(node.uname)
+        else:
+            offline.append(node.uname)
+    if online:
+        lines.append(f"    * Online: [ {' '.join(online)} ]")
+    if offline:
+        lines.append(f"    * OFFLINE: [ {' '.join(offline)} ]")
+    return lines
+
+
+def resource_line(rsc: Resource) -> str:
+    nodes = list(rsc.running)
+    if not nodes:
+        state = "Stopped"
+    elif len(nodes) == 1:
+        state = f"{'FAILED' if rsc.failed.get(nodes[0]) else rsc.role} {nodes[0]}"
+    else:
+        state = f"{rsc.role} [ {' '.join(nodes)} ]"
+    flags = []
+    if rsc.target_role.lower() == "stopped":
+        flags.append("disabled")
+    if not rsc.managed:
+        flags.append("unmanaged")
+    suffix = f" ({', '.join(flags)})" if flags else ""
+    return f"    * {rsc.id}\t({rsc.agent}):\t {state}{suffix}"
+
+
+def status_lines(cluster: Cluster) -> list[str]:
+    lines = ["Current cluster status:", "  * Node List:", *node_lines(cluster), "",
+             "  * Full List of Resources:"]
+    if cluster.resources:
+        lines += [resource_line(r) for r in cluster.resources]
+    else:
+        lines.append("    * No resources")
+    return lines
+
+
+def summary_lines(changes: list[Change]) -> list[str]:
+    rsc_width, detail_width = 5, 5
+    for c in changes:
+        if len(c.resource) > rsc_width:
+            rsc_width = len(c.resource) + 2
+        detail_width = max(detail_width, len(c.details))
+    out = []
+    for c in changes:
+        reason = f"  due to {c.reason}" if c.reason else ""
+        out.append(f"  * {c.verb:<8}   {c.resource:<{rsc_width}}   "
+                   f"( {c.details:>{detail_width}} ){reason}")
+    return out
+
+
+def score_lines(transition: Transition) -> list[str]:
+    return [f"pcmk__primitive_assign: {rid} allocation score on {node}: {score_text(score)}"
+            for rid, node, score in transition.scores]
+
+
+def render(transition: Transition, *, show_scores: bool = False) -> str:
+    lines = status_lines(transition.cluster) + [""]
+    if show_scores:
+        lines += ["Allocation scores:", *score_lines(transition), ""]
+    lines += ["Transition Summary:", *summary_lines(transition.changes)]
+    return "\n".join(lines) + "\n"
