@@ -35,10 +35,9 @@ def summarise(rsc: Resource) -> list[Change]:
     if dest is None:
         return [Change("Stop", rsc.id, _details(rsc, c, None), "node availability")
                 for c in current]
-    if len(current) > 1:
-        if dest in current:
-            return [Change("Restart", rsc.id, _details(rsc, dest, dest))]
-        return [Change("Move", rsc.id, _details(rsc, current[0], dest))]
+    if len(current) > 1:  # multiple-active: stopped everywhere, started on dest
+        verb = "Restart" if dest == current[0] else "Move"
+        return [Change(verb, rsc.id, _details(rsc, current[0], dest))]
     origin = current[0]
     failed = rsc.failed.get(origin, False)
     if origin == dest:

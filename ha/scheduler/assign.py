@@ -13,8 +13,8 @@ Rules kept (Pacemaker's, for primitives):
   in proportion to the colocation score, unless that would leave no node usable;
 - only nodes that are online, not standby, not in maintenance and with a score of 0 or
   more can run a resource; among equal scores the node with fewer resources
-  assigned wins, then the node first in name order (stickiness, not a tie rule, keeps
-  a resource where it is).
+  assigned so far wins, then the node the resource is active on, then the node first
+  in name order.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class Assigner:
             return None
         best = max(weights[u] for u in candidates)
         tied = [u for u in candidates if weights[u] == best]
-        return min(tied, key=lambda u: (self.load[u], order.index(u)))
+        return min(tied, key=lambda u: (self.load[u], u not in rsc.running, order.index(u)))
 
 
 def assign(cluster: Cluster) -> list[tuple[str, str, int]]:
