@@ -101,6 +101,7 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str]) -> list
         r.managed = is_pcmk_true(meta.get("is-managed", "true"))
         r.target_role = meta.get("target-role", "Started")
         out.append(r)
+    out.sort(key=lambda r: -r.priority)  # Pacemaker lists and assigns by priority
     return out
 
 
