@@ -93,6 +93,8 @@ class Assigner:
                 merged = _merge(weights, dep.allowed, c.score / INFINITY)
                 if _usable(cl, merged):
                     weights = merged
+        if rsc.target_role.lower() == "stopped":
+            weights = {u: -INFINITY for u in weights}
         self.scores[rsc.id] = weights
         rsc.assigned = self._choose(rsc, weights)
         if rsc.assigned is not None:

@@ -79,8 +79,17 @@ def score_lines(transition: Transition) -> list[str]:
             for rid, node, score in transition.scores]
 
 
+def disabled_line(cluster: Cluster) -> list[str]:
+    """crm_simulate's preface when some resources are disabled (target-role Stopped)."""
+    disabled = sum(r.target_role.lower() == "stopped" for r in cluster.resources)
+    if not disabled:
+        return []
+    return [f"{disabled} of {len(cluster.resources)} resource instances DISABLED and 0 "
+            "BLOCKED from further action due to failure", ""]
+
+
 def render(transition: Transition, *, show_scores: bool = False) -> str:
-    lines = status_lines(transition.cluster) + [""]
+    lines = disabled_line(transition.cluster) + status_lines(transition.cluster) + [""]
     if show_scores:
         lines += ["Allocation scores:", *score_lines(transition), ""]
     lines += ["Transition Summary:", *summary_lines(transition.changes)]
