@@ -26,7 +26,7 @@ def _details(rsc: Resource, origin: str | None, dest: str | None) -> str:
 
 def summarise(rsc: Resource) -> list[Change]:
     """The Transition Summary lines for one resource."""
-    if not rsc.managed:
+    if not rsc.managed or rsc.blocked:
         return []
     current = list(rsc.running)
     dest = rsc.assigned
@@ -81,7 +81,7 @@ def create_actions(cluster: Cluster, order: list[Resource]) -> ActionGraph:
     online = [n.uname for n in cluster.nodes if n.online]
     for rsc in order:
         probes = [graph.add(rsc.id, "monitor", u) for u in online if u not in rsc.known_on]
-        if not rsc.managed:
+        if not rsc.managed or rsc.blocked:
             continue
         dest = rsc.assigned
         restart = any(c.verb in ("Restart", "Recover") for c in summarise(rsc))

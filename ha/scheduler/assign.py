@@ -34,6 +34,9 @@ def initial_scores(cluster: Cluster) -> None:
             continue
         rsc.allowed[uname] = add_scores(rsc.allowed.get(uname, 0), score)
     for rsc in cluster.resources:
+        for uname in rsc.banned:
+            if uname in rsc.allowed:
+                rsc.allowed[uname] = -INFINITY
         if len(rsc.running) == 1 and rsc.managed:
             (uname,) = rsc.running
             if uname in rsc.allowed and rsc.stickiness:
@@ -93,7 +96,7 @@ class Assigner:
                 merged = _merge(weights, dep.allowed, c.score / INFINITY)
                 if _usable(cl, merged):
                     weights = merged
-        if rsc.target_role.lower() == "stopped":
+        if rsc.stopping or rsc.fatal:
             weights = {u: -INFINITY for u in weights}
         self.scores[rsc.id] = weights
         rsc.assigned = self._choose(rsc, weights)
@@ -115,10 +118,8 @@ class Assigner:
         return out
 
     def _choose(self, rsc: Resource, weights: dict[str, int]) -> str | None:
-        if not rsc.managed:
+        if not rsc.managed or rsc.blocked:
             return next(iter(rsc.running), None)
-        if rsc.target_role.lower() == "stopped":
-            return None
         order = [n.uname for n in self.cluster.nodes]
         candidates = [u for u, w in weights.items()
                       if w >= 0 and (n := self.cluster.node(u)) is not None and n.can_run]

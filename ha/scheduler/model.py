@@ -76,6 +76,7 @@ class Op:
     name: str
     interval_ms: int
     role: str | None = None
+    on_fail: str | None = None
     params: dict[str, str] = field(default_factory=dict)
 
 
@@ -102,6 +103,13 @@ class Resource:
     known_on: set[str] = field(default_factory=set)
     #: nodes where the last start's parameters differ from the configuration
     changed_on: set[str] = field(default_factory=set)
+    #: node uname -> the on-fail policy of the failure recorded there
+    on_fail: dict[str, str] = field(default_factory=dict)
+    #: nodes it may never run on again (hard errors, fail count at migration-threshold)
+    banned: set[str] = field(default_factory=set)
+    #: a fatal error (not configured): it may run nowhere
+    fatal: bool = False
+    migration_threshold: int = 1_000_000
     allowed: dict[str, int] = field(default_factory=dict)
     assigned: str | None = None
 
@@ -109,6 +117,16 @@ class Resource:
     def agent(self) -> str:
         prov = f":{self.provider}" if self.provider else ""
         return f"{self.cls}{prov}:{self.type}"
+
+    @property
+    def blocked(self) -> bool:
+        """A failure with on-fail=block: nothing more is done to it."""
+        return "block" in self.on_fail.values()
+
+    @property
+    def stopping(self) -> bool:
+        """It is to be stopped: target-role Stopped, or a failure with on-fail=stop."""
+        return self.target_role.lower() == "stopped" or "stop" in self.on_fail.values()
 
     @property
     def role(self) -> str:

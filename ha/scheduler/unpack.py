@@ -14,9 +14,8 @@ import re
 from lxml import etree
 
 from ha.cib.schema_data import duration_ms, is_pcmk_true
-from ha.scheduler.model import Cluster, Node, Op, Resource, parse_score
-
-OCF_OK, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED = 0, 7, 8
+from ha.scheduler.history import History
+from ha.scheduler.model import Cluster, Node, Op, Resource, add_scores, parse_score
 
 
 def _nvpairs(parent: etree._Element | None, tag: str) -> dict[str, str]:
@@ -83,7 +82,7 @@ def natural_key(text: str) -> list[tuple[int, int | str]]:
 def _op(el: etree._Element) -> Op:
     interval = duration_ms(el.get("interval", "0")) or 0
     return Op(name=el.get("name", ""), interval_ms=interval, role=el.get("role"),
-              params=_nvpairs(el, "instance_attributes"))
+              on_fail=el.get("on-fail"), params=_nvpairs(el, "instance_attributes"))
 
 
 def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str]) -> list[Resource]:
@@ -100,6 +99,9 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str]) -> list
         r.stickiness = parse_score(meta.get("resource-stickiness"))
         r.managed = is_pcmk_true(meta.get("is-managed", "true"))
         r.target_role = meta.get("target-role", "Started")
+        threshold = meta.get("migration-threshold")
+        if threshold is not None:
+            r.migration_threshold = parse_score(threshold)
         out.append(r)
     out.sort(key=lambda r: -r.priority)  # Pacemaker lists and assigns by priority
     return out
@@ -111,60 +113,31 @@ def params_digest(params: dict[str, str]) -> str:
     return hashlib.md5(f" <parameters{body}/>\n".encode()).hexdigest()
 
 
-def _call_id(op: etree._Element) -> int:
-    try:
-        return int(op.get("call-id", "0"))
-    except ValueError:
-        return 0
+def _definition_changed(rsc: Resource, last_start: etree._Element) -> bool:
+    recorded = last_start.get("op-digest")
+    if not recorded:
+        return False
+    params = dict(rsc.params)
+    for op_cfg in rsc.ops:
+        if op_cfg.name == "start" and op_cfg.interval_ms == 0:
+            params.update(op_cfg.params)
+    return params_digest(params) != recorded
 
 
-def _replay(rsc: Resource, uname: str, ops: list[etree._Element]) -> None:
-    """Replay one node's history of ``rsc`` to its current role there."""
-    role: str | None = None
-    last_start: etree._Element | None = None
-    for op in sorted(ops, key=_call_id):
-        task = op.get("operation", "")
-        interval = int(op.get("interval", "0") or 0)
-        rc = int(op.get("rc-code", "0") or 0)
-        status = op.get("op-status", "0")
-        if status == "-1":  # pending: it may be running already
-            if task in ("start", "migrate_from", "promote", "demote"):
-                role = "Started"
-            continue
-        if task == "stop":
-            role = None if rc == OCF_OK else "Started"
-            if rc != OCF_OK:
-                rsc.failed[uname] = True
-        elif rc == OCF_NOT_RUNNING and task == "monitor":
-            role = None
-        elif rc == OCF_RUNNING_PROMOTED and task in ("monitor", "promote"):
-            role = "Promoted"
-        elif rc == OCF_OK and status == "0":
-            if task in ("start", "migrate_from"):
-                role, last_start = "Started", op
-            elif task == "promote":
-                role = "Promoted"
-            elif task == "demote":
-                role = "Started"
-            elif task == "monitor" and (interval == 0 or role is None):
-                role = role or "Started"
-        else:
-            role = "Started" if task != "monitor" or interval else role or "Started"
-            rsc.failed[uname] = True
-    if role is not None:
-        rsc.running[uname] = role
-        if last_start is not None and last_start.get("op-digest"):
-            params = dict(rsc.params)
-            for op_cfg in rsc.ops:
-                if op_cfg.name == "start" and op_cfg.interval_ms == 0:
-                    params.update(op_cfg.params)
-            if params_digest(params) != last_start.get("op-digest"):
-                rsc.changed_on.add(uname)
+def fail_count(node: Node, rid: str) -> int:
+    """The node's fail count for ``rid``: ``fail-count-RSC`` and ``fail-count-RSC#op_interval``."""
+    total = 0
+    for name, value in node.attrs.items():
+        if name == f"fail-count-{rid}" or name.startswith(f"fail-count-{rid}#"):
+            total = add_scores(total, parse_score(value))
+    return total
 
 
 def unpack_status(root: etree._Element, cluster: Cluster) -> None:
     """Current state of every resource on every node, from the operation history."""
     by_id = {n.id: n for n in cluster.nodes}
+    stonith = is_pcmk_true(cluster.options.get("stonith-enabled", "true"))
+    agent_changed: set[tuple[str, str]] = set()
     for ns in root.findall("status/node_state"):
         node = by_id.get(ns.get("id", "")) or cluster.node(ns.get("uname", ""))
         if node is None:
@@ -176,7 +149,29 @@ def unpack_status(root: etree._Element, cluster: Cluster) -> None:
             ops = lr.findall("lrm_rsc_op")
             if ops:
                 rsc.known_on.add(node.uname)
-            _replay(rsc, node.uname, ops)
+            if not node.online:
+                continue  # a cleanly departed node runs nothing
+            if (lr.get("class"), lr.get("type")) != (rsc.cls, rsc.type):
+                agent_changed.add((rsc.id, node.uname))  # its failures are cleared
+            history = History(rsc, node.uname, stonith)
+            history.replay(ops)
+            if history.role is not None:
+                rsc.running[node.uname] = history.role
+                rsc.failed[node.uname] = history.failed
+                if history.last_start is not None and _definition_changed(rsc, history.last_start):
+                    rsc.changed_on.add(node.uname)
+            if not history.failed:
+                rsc.on_fail.pop(node.uname, None)
+    for rsc in cluster.resources:
+        for uname, policy in rsc.on_fail.items():
+            node = cluster.node(uname)
+            if policy == "standby" and node is not None:
+                node.standby = True
+        for node in cluster.nodes:
+            if (rsc.id, node.uname) in agent_changed:
+                continue
+            if rsc.migration_threshold > 0 and fail_count(node, rsc.id) >= rsc.migration_threshold:
+                rsc.banned.add(node.uname)
 
 
 def unpack(root: etree._Element) -> Cluster:

@@ -34,10 +34,13 @@ def history(rid: str, *ops: str) -> str:
             f'{"".join(ops)}</lrm_resource>')
 
 
-def node_state(uname: str, nid: str, lrm: str = "", online: bool = True) -> str:
+def node_state(uname: str, nid: str, lrm: str = "", online: bool = True,
+               transient: str = "") -> str:
     state = ('in_ccm="true" crmd="online" join="member"' if online
              else 'in_ccm="false" crmd="offline" join="down"')
     return (f'<node_state id="{nid}" uname="{uname}" {state} expected="member">'
+            f'<transient_attributes id="t{nid}"><instance_attributes id="ti{nid}">{transient}'
+            f'</instance_attributes></transient_attributes>'
             f'<lrm id="{nid}"><lrm_resources>{lrm}</lrm_resources></lrm></node_state>')
 
 

@@ -1,0 +1,138 @@
+"""Replaying one node's operation history of one resource (``lrm_rsc_op``).
+
+Operations are replayed in call-id order (at equal call-ids a recorded failure comes
+after the success it shares the call with). Each result is judged against the result
+the controller expected (the third field of ``transition-key``):
+
+- as expected, or a probe finding it stopped: the role follows the operation
+  (start/monitor 0 → Started, 8 → Promoted, stop or "not running" → Stopped);
+- otherwise a failure: the resource is failed there and, by the operation's
+  ``on-fail`` (default ``restart``; ``fence`` for stop when stonith is enabled, else
+  ``block``), recovered in place, stopped, blocked, ignored, or its node put in
+  standby or fenced;
+- hard errors (OCF 2, 3, 4, 5 or op-status "not installed") ban the node; "not
+  installed" from a probe also means it is not running there; OCF 6 (not
+  configured) stops it everywhere.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from ha.scheduler.model import Resource
+
+OCF_OK, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED = 0, 7, 8
+OCF_NOT_INSTALLED, OCF_NOT_CONFIGURED = 5, 6
+HARD_RCS = {2, 3, 4, 5}
+STATUS_DONE, STATUS_PENDING, STATUS_CANCELLED, STATUS_ERROR = "0", "-1", "1", "4"
+STATUS_NOT_INSTALLED = "7"
+
+
+def _int(text: str | None, default: int = 0) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def _sort_key(op: etree._Element) -> tuple[int, int]:
+    return (_int(op.get("call-id")), "_last_failure_" in op.get("id", ""))
+
+
+def expected_rc(op: etree._Element) -> int:
+    """The result the controller asked for (``transition-key`` = action:graph:rc:uuid)."""
+    parts = (op.get("transition-key") or "").split(":")
+    return _int(parts[2]) if len(parts) >= 4 else OCF_OK
+
+
+def result(op: etree._Element) -> tuple[int, str]:
+    """(rc, op-status); old CIBs carry them only in ``transition-magic`` (status:rc;key).
+
+    An "error" status is judged by its rc like a completed operation, as the executor
+    reports a non-zero rc as an error.
+    """
+    rc_text, status = op.get("rc-code"), op.get("op-status")
+    magic = (op.get("transition-magic") or "").split(";")[0].split(":")
+    if len(magic) == 2:
+        status = status if status is not None else magic[0]
+        rc_text = rc_text if rc_text is not None else magic[1]
+    status = status or STATUS_DONE
+    return _int(rc_text), STATUS_DONE if status == STATUS_ERROR else status
+
+
+def on_fail(rsc: Resource, task: str, interval_ms: int, stonith: bool) -> str:
+    for op in rsc.ops:
+        if op.name == task and op.interval_ms == interval_ms and op.on_fail:
+            return op.on_fail
+    if task == "stop":
+        return "fence" if stonith else "block"
+    return "restart"
+
+
+def _success_role(task: str, rc: int, role: str | None) -> str | None:
+    if task in ("stop", "migrate_to"):
+        return None
+    if rc == OCF_NOT_RUNNING:
+        return None
+    if rc == OCF_RUNNING_PROMOTED or task == "promote":
+        return "Promoted"
+    if task in ("start", "migrate_from", "demote"):
+        return "Started"
+    if task == "monitor":
+        return role if role == "Promoted" and rc == OCF_RUNNING_PROMOTED else "Started"
+    return role
+
+
+class History:
+    """The outcome of replaying one node's history of one resource."""
+
+    def __init__(self, rsc: Resource, uname: str, stonith: bool) -> None:
+        self.rsc, self.uname, self.stonith = rsc, uname, stonith
+        self.role: str | None = None
+        self.failed = False
+        self.last_start: etree._Element | None = None
+
+    def replay(self, ops: list[etree._Element]) -> None:
+        for op in sorted(ops, key=_sort_key):
+            self.step(op)
+
+    def step(self, op: etree._Element) -> None:
+        task = op.get("operation", "")
+        interval = _int(op.get("interval"))
+        rc, status = result(op)
+        if status == STATUS_PENDING:
+            if task in ("start", "migrate_from", "promote", "demote"):
+                self.role = "Promoted" if task == "promote" else "Started"
+            return
+        if status == STATUS_CANCELLED:
+            return
+        probe = task == "monitor" and interval == 0
+        if status == STATUS_DONE and (rc == expected_rc(op) or
+                                      probe and rc in (OCF_OK, OCF_NOT_RUNNING,
+                                                       OCF_RUNNING_PROMOTED)):
+            self.role = _success_role(task, rc, self.role)
+            if task in ("start", "stop", "promote", "demote", "migrate_from"):
+                self.failed = False
+            if task in ("start", "migrate_from"):
+                self.last_start = op
+            return
+        self.failure(task, interval, rc, status)
+
+    def failure(self, task: str, interval: int, rc: int, status: str) -> None:
+        rsc = self.rsc
+        not_installed = rc == OCF_NOT_INSTALLED or status == STATUS_NOT_INSTALLED
+        if rc == OCF_NOT_CONFIGURED and status == STATUS_DONE:
+            rsc.fatal = True
+        elif (rc in HARD_RCS and status == STATUS_DONE) or not_installed:
+            rsc.banned.add(self.uname)
+        if task == "monitor" and interval == 0 and not_installed:
+            self.role = None
+            return
+        policy = on_fail(rsc, task, interval, self.stonith)
+        if policy == "ignore":
+            self.role = self.role or "Started"
+            return
+        self.failed = True
+        if self.role is None or task in ("start", "stop") or rc == OCF_NOT_RUNNING:
+            self.role = "Started"
+        rsc.on_fail[self.uname] = policy
