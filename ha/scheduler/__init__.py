@@ -15,6 +15,7 @@ from ha.scheduler.actions import apply_orderings, create_actions, summarise
 from ha.scheduler.assign import Assigner, assign
 from ha.scheduler.constraints import unpack_constraints
 from ha.scheduler.model import Cluster, Transition
+from ha.scheduler.ordering import apply_mandatory_orders
 from ha.scheduler.unpack import unpack
 
 __all__ = ["Cluster", "Transition", "schedule"]
@@ -30,6 +31,7 @@ def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transitio
     unpack_constraints(cib_root, cluster)
     scores = assign(cluster)
     order = Assigner(cluster).order()
+    apply_mandatory_orders(cluster)
     graph = create_actions(cluster, order)
     apply_orderings(cluster, graph)
     changes = [c for rsc in order for c in summarise(rsc)]

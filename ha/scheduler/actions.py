@@ -30,6 +30,11 @@ def summarise(rsc: Resource) -> list[Change]:
         return []
     current = list(rsc.running)
     dest = rsc.assigned
+    if rsc.unrunnable is not None:
+        why = f"unrunnable {rsc.unrunnable} start"
+        if not current:
+            return [Change("Start", rsc.id, dest, f"{why} (blocked)")] if dest else []
+        return [Change("Stop", rsc.id, _details(rsc, c, None), why) for c in current]
     if not current:
         return [Change("Start", rsc.id, dest)] if dest else []
     if dest is None:
@@ -46,6 +51,9 @@ def summarise(rsc: Resource) -> list[Change]:
         if origin in rsc.changed_on:
             return [Change("Restart", rsc.id, _details(rsc, origin, dest),
                            "resource definition change")]
+        if rsc.required is not None:
+            return [Change("Restart", rsc.id, _details(rsc, origin, dest),
+                           f"required {rsc.required} start")]
         return []
     verb = "Recover" if failed else "Move"
     return [Change(verb, rsc.id, _details(rsc, origin, dest))]

@@ -106,13 +106,21 @@ def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
                                               parse_score(el.get("score"))))
 
 
+def _order_kind(el: etree._Element) -> str:
+    """Optional, Serialize, or Mandatory (also for an unknown kind); without a kind, a
+    score of 0 means Optional."""
+    kind = el.get("kind")
+    if kind is None:
+        return "Optional" if parse_score(el.get("score"), 1) == 0 else "Mandatory"
+    return {"optional": "Optional", "serialize": "Serialize"}.get(kind.lower(), "Mandatory")
+
+
 def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
     for el in root.findall("configuration/constraints/rsc_order"):
         first, then = el.get("first"), el.get("then")
         if first is None or then is None:
             continue
-        kind = el.get("kind") or ("Optional" if parse_score(el.get("score"), 1) == 0
-                                  else "Mandatory")
+        kind = _order_kind(el)
         cluster.orderings.append(Ordering(
             el.get("id", ""), first, then, el.get("first-action", "start"),
             el.get("then-action", el.get("first-action", "start")), kind,

@@ -110,6 +110,10 @@ class Resource:
     #: a fatal error (not configured): it may run nowhere
     fatal: bool = False
     migration_threshold: int = 1_000_000
+    #: the resource whose unrunnable start makes this one's start unrunnable
+    unrunnable: str | None = None
+    #: the resource whose start forces this one to restart
+    required: str | None = None
     allowed: dict[str, int] = field(default_factory=dict)
     assigned: str | None = None
 

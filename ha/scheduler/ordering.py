@@ -1,0 +1,55 @@
+"""What mandatory orderings do to the resources they order (``rsc_order``, kind Mandatory).
+
+For ``first then`` (start → start):
+
+- if ``first`` cannot start (it was assigned nowhere, or its own start is unrunnable),
+  ``then`` cannot start either: it stops where it runs ("due to unrunnable first
+  start") if the ordering is symmetrical, or its start is shown blocked;
+- if ``first`` starts (or restarts) while ``then`` stays where it runs, ``then`` must
+  restart after it ("due to required first start").
+
+Both spread along chains of orderings, so they are applied until nothing changes.
+"""
+
+from __future__ import annotations
+
+from ha.scheduler.model import Cluster, Resource
+
+
+def starts(rsc: Resource) -> bool:
+    """Whether the transition will start ``rsc`` somewhere."""
+    if not rsc.managed or rsc.blocked or rsc.unrunnable or rsc.assigned is None:
+        return False
+    dest = rsc.assigned
+    return (dest not in rsc.running or len(rsc.running) > 1 or rsc.failed.get(dest, False)
+            or dest in rsc.changed_on or rsc.required is not None)
+
+
+def _can_start(rsc: Resource) -> bool:
+    return rsc.managed and not rsc.blocked and not rsc.unrunnable and rsc.assigned is not None
+
+
+def apply_mandatory_orders(cluster: Cluster) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for o in cluster.orderings:
+            if o.kind != "Mandatory" or (o.first_action, o.then_action) != ("start", "start"):
+                continue
+            first, then = cluster.resource(o.first), cluster.resource(o.then)
+            if first is None or then is None or not then.managed or then.blocked:
+                continue
+            if not _can_start(first):
+                if then.running and not o.symmetrical:
+                    continue  # only the start is ordered: what runs keeps running
+                if then.unrunnable is None:
+                    then.unrunnable = first.id
+                    changed = True
+            elif starts(first) and then.required is None and then.unrunnable is None \
+                    and then.assigned is not None and then.assigned in then.running:
+                then.required = first.id
+                changed = True
+
+
+def unrunnable_reason(rsc: Resource) -> str:
+    return f"unrunnable {rsc.unrunnable} start"
