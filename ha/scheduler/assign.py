@@ -37,10 +37,12 @@ def initial_scores(cluster: Cluster) -> None:
         for uname in rsc.banned:
             if uname in rsc.allowed:
                 rsc.allowed[uname] = -INFINITY
-        if len(rsc.running) == 1 and rsc.managed:
+        if len(rsc.running) == 1:
             (uname,) = rsc.running
-            if uname in rsc.allowed and rsc.stickiness:
-                rsc.allowed[uname] = add_scores(rsc.allowed[uname], rsc.stickiness)
+            # what the cluster may not touch sticks where it is, infinitely
+            sticky = rsc.stickiness if rsc.managed and not rsc.blocked else INFINITY
+            if uname in rsc.allowed and sticky:
+                rsc.allowed[uname] = add_scores(rsc.allowed[uname], sticky)
 
 
 def _merge(weights: dict[str, int], other: dict[str, int], factor: float) -> dict[str, int]:
@@ -89,19 +91,30 @@ class Assigner:
                 assert prim is not None
                 self.assign(prim)
                 weights = self._apply_primary(weights, prim.assigned, c.score)
-        for c in cl.colocations:
-            if c.primary == rsc.id:
-                dep = cl.resource(c.dependent)
-                assert dep is not None
-                merged = _merge(weights, dep.allowed, c.score / INFINITY)
-                if _usable(cl, merged):
-                    weights = merged
+        weights = self._merge_dependents(rsc, weights, {rsc.id})
         if rsc.stopping or rsc.fatal:
             weights = {u: -INFINITY for u in weights}
         self.scores[rsc.id] = weights
         rsc.assigned = self._choose(rsc, weights)
         if rsc.assigned is not None:
             self.load[rsc.assigned] += 1
+
+    def _merge_dependents(self, rsc: Resource, weights: dict[str, int],
+                          seen: set[str]) -> dict[str, int]:
+        """Add the preferences of what is colocated with ``rsc`` (and, in turn, with
+        those), each scaled by its colocation score; a merge leaving no usable node is
+        rolled back."""
+        cl = self.cluster
+        for c in cl.colocations:
+            if c.primary != rsc.id or c.dependent in seen:
+                continue
+            dep = cl.resource(c.dependent)
+            assert dep is not None
+            dep_weights = self._merge_dependents(dep, dict(dep.allowed), seen | {dep.id})
+            merged = _merge(weights, dep_weights, c.score / INFINITY)
+            if _usable(cl, merged):
+                weights = merged
+        return weights
 
     @staticmethod
     def _apply_primary(weights: dict[str, int], where: str | None, score: int) -> dict[str, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ha.scheduler.model import Cluster, Colocation, Node, Ordering, parse_score
+from ha.scheduler.model import INFINITY, Cluster, Colocation, Node, Ordering, parse_score
 
 _OPS = {"lt", "gt", "lte", "gte", "eq", "ne", "defined", "not_defined"}
 
@@ -84,15 +84,17 @@ def _rule_score(rule: etree._Element, node: Node) -> int:
 def unpack_locations(root: etree._Element, cluster: Cluster) -> None:
     for el in root.findall("configuration/constraints/rsc_location"):
         rid = el.get("rsc")
-        if rid is None or cluster.resource(rid) is None or el.get("role"):
+        if rid is None or not _known(cluster, rid) or el.get("role"):
             continue
-        if el.get("node") is not None:
-            cluster.locations.append((rid, el.get("node", ""), parse_score(el.get("score"))))
-            continue
-        for rule in el.findall("rule"):
-            for node in cluster.nodes:
-                if rule_matches(rule, node):
-                    cluster.locations.append((rid, node.uname, _rule_score(rule, node)))
+        for member in cluster.members(rid):
+            if el.get("node") is not None:
+                cluster.locations.append((member, el.get("node", ""),
+                                          parse_score(el.get("score"))))
+                continue
+            for rule in el.findall("rule"):
+                for node in cluster.nodes:
+                    if rule_matches(rule, node):
+                        cluster.locations.append((member, node.uname, _rule_score(rule, node)))
 
 
 def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
@@ -100,9 +102,10 @@ def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
         dep, prim = el.get("rsc"), el.get("with-rsc")
         if dep is None or prim is None or el.get("rsc-role") or el.get("with-rsc-role"):
             continue
-        if cluster.resource(dep) is None or cluster.resource(prim) is None:
+        if not _known(cluster, dep) or not _known(cluster, prim):
             continue
-        cluster.colocations.append(Colocation(el.get("id", ""), dep, prim,
+        cluster.colocations.append(Colocation(el.get("id", ""), cluster.members(dep)[0],
+                                              cluster.members(prim)[0],
                                               parse_score(el.get("score"))))
 
 
@@ -118,8 +121,10 @@ def _order_kind(el: etree._Element) -> str:
 def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
     for el in root.findall("configuration/constraints/rsc_order"):
         first, then = el.get("first"), el.get("then")
-        if first is None or then is None:
+        if first is None or then is None or not _known(cluster, first) \
+                or not _known(cluster, then):
             continue
+        first, then = cluster.members(first)[-1], cluster.members(then)[0]
         kind = _order_kind(el)
         cluster.orderings.append(Ordering(
             el.get("id", ""), first, then, el.get("first-action", "start"),
@@ -127,7 +132,48 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
             el.get("symmetrical", "true").lower() not in ("false", "no", "0", "off")))
 
 
+def _known(cluster: Cluster, rid: str) -> bool:
+    return rid in cluster.groups or cluster.resource(rid) is not None
+
+
+def group_constraints(cluster: Cluster) -> None:
+    """A group's members run together and start in order: each is colocated with, and
+    ordered after, the one before it."""
+    for gid, members in cluster.groups.items():
+        for before, after in zip(members, members[1:], strict=False):
+            cluster.colocations.append(Colocation(f"{gid}:{after}", after, before, INFINITY))
+            cluster.orderings.append(Ordering(f"{gid}:{after}", before, after))
+
+
+def ticket_granted(root: etree._Element, ticket: str) -> bool:
+    for state in root.findall("status/tickets/ticket_state"):
+        if state.get("id") == ticket:
+            return (state.get("granted", "false").lower() in ("true", "yes", "1", "on")
+                    and state.get("standby", "false").lower() not in ("true", "yes", "1", "on"))
+    return False
+
+
+def unpack_tickets(root: etree._Element, cluster: Cluster) -> None:
+    """rsc_ticket: without its ticket a resource may not start; what runs is stopped
+    (loss-policy stop, and for now fence and demote) or left as it is (freeze)."""
+    for el in root.findall("configuration/constraints/rsc_ticket"):
+        rid, ticket = el.get("rsc"), el.get("ticket")
+        if rid is None or ticket is None or not _known(cluster, rid):
+            continue
+        if el.get("rsc-role") not in (None, "Started") or ticket_granted(root, ticket):
+            continue
+        for member in cluster.members(rid):
+            rsc = cluster.resource(member)
+            assert rsc is not None
+            if el.get("loss-policy") == "freeze" and rsc.running:
+                rsc.managed = False
+            else:
+                rsc.fatal = True
+
+
 def unpack_constraints(root: etree._Element, cluster: Cluster) -> None:
+    group_constraints(cluster)
+    unpack_tickets(root, cluster)
     unpack_locations(root, cluster)
     unpack_colocations(root, cluster)
     unpack_orderings(root, cluster)

@@ -116,6 +116,8 @@ class Resource:
     required: str | None = None
     allowed: dict[str, int] = field(default_factory=dict)
     assigned: str | None = None
+    #: the group this primitive is a member of
+    group: str | None = None
 
     @property
     def agent(self) -> str:
@@ -191,6 +193,12 @@ class Cluster:
     colocations: list[Colocation] = field(default_factory=list)
     orderings: list[Ordering] = field(default_factory=list)
     locations: list[tuple[str, str, int]] = field(default_factory=list)
+    #: group id -> its members' ids, in order
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+    def members(self, rid: str) -> list[str]:
+        """The primitives a constraint on ``rid`` applies to (a group's members)."""
+        return self.groups.get(rid, [rid])
 
     def node(self, uname: str) -> Node | None:
         return next((n for n in self.nodes if n.uname == uname), None)

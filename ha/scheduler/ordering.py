@@ -26,7 +26,11 @@ def starts(rsc: Resource) -> bool:
 
 
 def _can_start(rsc: Resource) -> bool:
-    return rsc.managed and not rsc.blocked and not rsc.unrunnable and rsc.assigned is not None
+    if not rsc.managed:
+        return bool(rsc.running)  # left as it is: fine where it runs
+    if rsc.blocked:
+        return False
+    return not rsc.unrunnable and rsc.assigned is not None
 
 
 def apply_mandatory_orders(cluster: Cluster) -> None:

@@ -85,26 +85,45 @@ def _op(el: etree._Element) -> Op:
               on_fail=el.get("on-fail"), params=_nvpairs(el, "instance_attributes"))
 
 
-def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str]) -> list[Resource]:
-    """Top-level primitives, with meta attributes falling back to ``rsc_defaults``."""
+def _primitive(el: etree._Element, meta: dict[str, str]) -> Resource:
+    meta = dict(meta)
+    meta.update(_nvpairs(el, "meta_attributes"))
+    r = Resource(id=el.get("id", ""), cls=el.get("class", ""),
+                 provider=el.get("provider"), type=el.get("type", ""),
+                 params=_nvpairs(el, "instance_attributes"), meta=meta,
+                 ops=[_op(o) for o in el.findall("operations/op")])
+    r.priority = parse_score(meta.get("priority"))
+    r.stickiness = parse_score(meta.get("resource-stickiness"))
+    r.managed = (is_pcmk_true(meta.get("is-managed", "true"))
+                 and not is_pcmk_true(meta.get("maintenance", "false")))
+    r.target_role = meta.get("target-role", "Started")
+    threshold = meta.get("migration-threshold")
+    if threshold is not None:
+        r.migration_threshold = parse_score(threshold)
+    return r
+
+
+def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str]
+                     ) -> tuple[list[Resource], dict[str, list[str]]]:
+    """Primitives, top-level and in groups (a group's meta attributes are its members'
+    defaults), with meta attributes falling back to ``rsc_defaults``; and the groups."""
     out: list[Resource] = []
-    for el in root.findall("configuration/resources/primitive"):
-        meta = dict(rsc_defaults)
-        meta.update(_nvpairs(el, "meta_attributes"))
-        r = Resource(id=el.get("id", ""), cls=el.get("class", ""),
-                     provider=el.get("provider"), type=el.get("type", ""),
-                     params=_nvpairs(el, "instance_attributes"), meta=meta,
-                     ops=[_op(o) for o in el.findall("operations/op")])
-        r.priority = parse_score(meta.get("priority"))
-        r.stickiness = parse_score(meta.get("resource-stickiness"))
-        r.managed = is_pcmk_true(meta.get("is-managed", "true"))
-        r.target_role = meta.get("target-role", "Started")
-        threshold = meta.get("migration-threshold")
-        if threshold is not None:
-            r.migration_threshold = parse_score(threshold)
-        out.append(r)
+    groups: dict[str, list[str]] = {}
+    for el in root.findall("configuration/resources/*"):
+        if el.tag == "primitive":
+            out.append(_primitive(el, rsc_defaults))
+        elif el.tag == "group":
+            meta = dict(rsc_defaults)
+            meta.update(_nvpairs(el, "meta_attributes"))
+            gid = el.get("id", "")
+            groups[gid] = []
+            for child in el.findall("primitive"):
+                member = _primitive(child, meta)
+                member.group = gid
+                groups[gid].append(member.id)
+                out.append(member)
     out.sort(key=lambda r: -r.priority)  # Pacemaker lists and assigns by priority
-    return out
+    return out, groups
 
 
 def params_digest(params: dict[str, str]) -> str:
@@ -162,7 +181,16 @@ def unpack_status(root: etree._Element, cluster: Cluster) -> None:
                     rsc.changed_on.add(node.uname)
             if not history.failed:
                 rsc.on_fail.pop(node.uname, None)
+    maintenance = is_pcmk_true(cluster.options.get("maintenance-mode", "false"))
     for rsc in cluster.resources:
+        if len(rsc.running) > 1 and rsc.meta.get("multiple-active") == "block":
+            for member in cluster.members(rsc.group or rsc.id):
+                m = cluster.resource(member)
+                if m is not None and m.running:
+                    m.on_fail[next(iter(m.running))] = "block"
+        if maintenance or any((n := cluster.node(u)) is not None and n.maintenance
+                              for u in rsc.running):
+            rsc.managed = False
         for uname, policy in rsc.on_fail.items():
             node = cluster.node(uname)
             if policy == "standby" and node is not None:
@@ -179,7 +207,8 @@ def unpack(root: etree._Element) -> Cluster:
     rsc_defaults = _nvpairs(root.find("configuration/rsc_defaults"), "meta_attributes")
     if "resource-stickiness" not in rsc_defaults and "default-resource-stickiness" in options:
         rsc_defaults["resource-stickiness"] = options["default-resource-stickiness"]
-    cluster = Cluster(nodes=unpack_nodes(root), resources=unpack_resources(root, rsc_defaults),
-                      options=options, rsc_defaults=rsc_defaults)
+    resources, groups = unpack_resources(root, rsc_defaults)
+    cluster = Cluster(nodes=unpack_nodes(root), resources=resources, options=options,
+                      rsc_defaults=rsc_defaults, groups=groups)
     unpack_status(root, cluster)
     return cluster
