@@ -133,7 +133,8 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
 
 
 def _known(cluster: Cluster, rid: str) -> bool:
-    return rid in cluster.groups or cluster.resource(rid) is not None
+    return (rid in cluster.groups or bool(cluster.templates.get(rid))
+            or cluster.resource(rid) is not None)
 
 
 def group_constraints(cluster: Cluster) -> None:

@@ -195,10 +195,13 @@ class Cluster:
     locations: list[tuple[str, str, int]] = field(default_factory=list)
     #: group id -> its members' ids, in order
     groups: dict[str, list[str]] = field(default_factory=dict)
+    #: template id -> the primitives made from it
+    templates: dict[str, list[str]] = field(default_factory=dict)
 
     def members(self, rid: str) -> list[str]:
-        """The primitives a constraint on ``rid`` applies to (a group's members)."""
-        return self.groups.get(rid, [rid])
+        """The primitives a constraint on ``rid`` applies to (a group's members, a
+        template's primitives)."""
+        return self.groups.get(rid) or self.templates.get(rid) or [rid]
 
     def node(self, uname: str) -> Node | None:
         return next((n for n in self.nodes if n.uname == uname), None)

@@ -33,7 +33,7 @@ def node_lines(cluster: Cluster) -> list[str]:
     return lines
 
 
-def resource_line(rsc: Resource) -> str:
+def resource_line(rsc: Resource, indent: str = "    ") -> str:
     nodes = list(rsc.running)
     if not nodes:
         state = "Stopped"
@@ -47,15 +47,24 @@ def resource_line(rsc: Resource) -> str:
     if not rsc.managed:
         flags.append("unmanaged")
     suffix = f" ({', '.join(flags)})" if flags else ""
-    return f"    * {rsc.id}\t({rsc.agent}):\t {state}{suffix}"
+    return f"{indent}* {rsc.id}\t({rsc.agent}):\t {state}{suffix}"
 
 
 def status_lines(cluster: Cluster) -> list[str]:
     lines = ["Current cluster status:", "  * Node List:", *node_lines(cluster), "",
              "  * Full List of Resources:"]
-    if cluster.resources:
-        lines += [resource_line(r) for r in cluster.resources]
-    else:
+    shown: set[str] = set()
+    for rsc in cluster.resources:
+        if rsc.group is None:
+            lines.append(resource_line(rsc))
+        elif rsc.group not in shown:
+            shown.add(rsc.group)
+            lines.append(f"    * Resource Group: {rsc.group}:")
+            for member in cluster.members(rsc.group):
+                m = cluster.resource(member)
+                assert m is not None
+                lines.append(resource_line(m, "      "))
+    if not cluster.resources:
         lines.append("    * No resources")
     return lines
 

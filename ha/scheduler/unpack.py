@@ -85,13 +85,27 @@ def _op(el: etree._Element) -> Op:
               on_fail=el.get("on-fail"), params=_nvpairs(el, "instance_attributes"))
 
 
-def _primitive(el: etree._Element, meta: dict[str, str]) -> Resource:
+def _primitive(el: etree._Element, meta: dict[str, str],
+               templates: dict[str, etree._Element]) -> Resource:
+    """A primitive; one made from a ``template`` takes its agent, parameters, meta
+    attributes and operations, its own overriding them."""
+    tmpl = templates.get(el.get("template", ""))
     meta = dict(meta)
-    meta.update(_nvpairs(el, "meta_attributes"))
-    r = Resource(id=el.get("id", ""), cls=el.get("class", ""),
-                 provider=el.get("provider"), type=el.get("type", ""),
-                 params=_nvpairs(el, "instance_attributes"), meta=meta,
-                 ops=[_op(o) for o in el.findall("operations/op")])
+    params: dict[str, str] = {}
+    ops: dict[tuple[str, int], Op] = {}
+    for source in (tmpl, el):
+        if source is None:
+            continue
+        meta.update(_nvpairs(source, "meta_attributes"))
+        params.update(_nvpairs(source, "instance_attributes"))
+        for o in source.findall("operations/op"):
+            op = _op(o)
+            ops[(op.name, op.interval_ms)] = op
+    base = tmpl if tmpl is not None else el
+    r = Resource(id=el.get("id", ""), cls=el.get("class", base.get("class", "")),
+                 provider=el.get("provider", base.get("provider")),
+                 type=el.get("type", base.get("type", "")),
+                 params=params, meta=meta, ops=list(ops.values()))
     r.priority = parse_score(meta.get("priority"))
     r.stickiness = parse_score(meta.get("resource-stickiness"))
     r.managed = (is_pcmk_true(meta.get("is-managed", "true"))
@@ -109,16 +123,17 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str]
     defaults), with meta attributes falling back to ``rsc_defaults``; and the groups."""
     out: list[Resource] = []
     groups: dict[str, list[str]] = {}
+    templates = {t.get("id", ""): t for t in root.findall("configuration/resources/template")}
     for el in root.findall("configuration/resources/*"):
         if el.tag == "primitive":
-            out.append(_primitive(el, rsc_defaults))
+            out.append(_primitive(el, rsc_defaults, templates))
         elif el.tag == "group":
             meta = dict(rsc_defaults)
             meta.update(_nvpairs(el, "meta_attributes"))
             gid = el.get("id", "")
             groups[gid] = []
             for child in el.findall("primitive"):
-                member = _primitive(child, meta)
+                member = _primitive(child, meta, templates)
                 member.group = gid
                 groups[gid].append(member.id)
                 out.append(member)
@@ -210,5 +225,9 @@ def unpack(root: etree._Element) -> Cluster:
     resources, groups = unpack_resources(root, rsc_defaults)
     cluster = Cluster(nodes=unpack_nodes(root), resources=resources, options=options,
                       rsc_defaults=rsc_defaults, groups=groups)
+    for t in root.findall("configuration/resources/template"):
+        cluster.templates[t.get("id", "")] = [
+            p.get("id", "") for p in root.iterfind("configuration/resources//primitive")
+            if p.get("template") == t.get("id")]
     unpack_status(root, cluster)
     return cluster
