@@ -32,8 +32,9 @@ def summarise(rsc: Resource) -> list[Change]:
     dest = rsc.assigned
     if rsc.unrunnable is not None:
         why = f"unrunnable {rsc.unrunnable} start"
-        if not current:
-            return [Change("Start", rsc.id, dest, f"{why} (blocked)")] if dest else []
+        if not current:  # a clone instance's blocked start is not listed
+            blocked = dest is not None and rsc.clone is None
+            return [Change("Start", rsc.id, dest, f"{why} (blocked)")] if blocked else []
         return [Change("Stop", rsc.id, _details(rsc, c, None), why) for c in current]
     if not current:
         return [Change("Start", rsc.id, dest)] if dest else []

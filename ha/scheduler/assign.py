@@ -45,12 +45,14 @@ def initial_scores(cluster: Cluster) -> None:
                 rsc.allowed[uname] = add_scores(rsc.allowed[uname], sticky)
 
 
-def _merge(weights: dict[str, int], other: dict[str, int], factor: float) -> dict[str, int]:
-    """``weights`` plus ``factor`` times ``other`` on the nodes ``weights`` allows."""
+def _merge(weights: dict[str, int], other: dict[str, int], factor: float,
+           positive_only: bool = False) -> dict[str, int]:
+    """``weights`` plus ``factor`` times ``other`` on the nodes ``weights`` allows
+    (only ``other``'s positive scores when ``positive_only``)."""
     merged = dict(weights)
     for uname, w in weights.items():
         o = other.get(uname)
-        if o is None:
+        if o is None or (positive_only and o < 0):
             continue
         if factor < 0 and o <= -INFINITY:
             continue  # a ban on the dependent is no preference for the primary
@@ -82,22 +84,69 @@ class Assigner:
     def assign(self, rsc: Resource) -> None:
         if rsc.id in self.done:
             return
+        if rsc.clone is not None:
+            self.assign_clone(rsc.clone)
+            return
         self.done.add(rsc.id)
+        self._place(rsc, self.weights(rsc))
+
+    def weights(self, rsc: Resource) -> dict[str, int]:
+        """``rsc``'s node scores once what it is colocated with has been placed."""
         cl = self.cluster
         weights = dict(rsc.allowed)
         for c in cl.colocations:
             if c.dependent == rsc.id:
-                prim = cl.resource(c.primary)
-                assert prim is not None
-                self.assign(prim)
-                weights = self._apply_primary(weights, prim.assigned, c.score)
+                weights = self._apply_primary(weights, self._placed(c.primary), c.score)
         weights = self._merge_dependents(rsc, weights, {rsc.id})
         if rsc.stopping or rsc.fatal:
             weights = {u: -INFINITY for u in weights}
+        return weights
+
+    def _placed(self, rid: str) -> set[str]:
+        """Where ``rid`` (a primitive, or every instance of a clone) was placed."""
+        found = set()
+        for member in self.cluster.members(rid):
+            prim = self.cluster.resource(member)
+            assert prim is not None
+            self.assign(prim)
+            if prim.assigned is not None:
+                found.add(prim.assigned)
+        return found
+
+    def _place(self, rsc: Resource, weights: dict[str, int]) -> None:
         self.scores[rsc.id] = weights
         rsc.assigned = self._choose(rsc, weights)
         if rsc.assigned is not None:
             self.load[rsc.assigned] += 1
+
+    def assign_clone(self, cid: str) -> None:
+        """Instances that run keep their node if they may; the rest are placed in
+        instance order, at most ``clone-node-max`` per node."""
+        clone = self.cluster.clones[cid]
+        instances = [r for i in clone.instances if (r := self.cluster.resource(i))]
+        self.done.update(r.id for r in instances)
+        per_node: dict[str, int] = {}
+        weights = {r.id: self.weights(r) for r in instances}
+        for rsc in instances:
+            if len(rsc.running) != 1 or not rsc.managed or rsc.blocked:
+                continue
+            (uname,) = rsc.running
+            node = self.cluster.node(uname)
+            w = weights[rsc.id].get(uname, -INFINITY)
+            if node is not None and node.can_run and w >= 0 \
+                    and per_node.get(uname, 0) < clone.node_max:
+                self.scores[rsc.id] = weights[rsc.id]
+                rsc.assigned = uname
+                self.load[uname] += 1
+                per_node[uname] = per_node.get(uname, 0) + 1
+        for rsc in instances:
+            if rsc.id in self.scores:
+                continue
+            w = {u: (-INFINITY if per_node.get(u, 0) >= clone.node_max else s)
+                 for u, s in weights[rsc.id].items()}
+            self._place(rsc, w)
+            if rsc.assigned is not None:
+                per_node[rsc.assigned] = per_node.get(rsc.assigned, 0) + 1
 
     def _merge_dependents(self, rsc: Resource, weights: dict[str, int],
                           seen: set[str]) -> dict[str, int]:
@@ -106,28 +155,25 @@ class Assigner:
         rolled back."""
         cl = self.cluster
         for c in cl.colocations:
-            if c.primary != rsc.id or c.dependent in seen:
+            if c.primary not in (rsc.id, rsc.clone) or c.dependent in seen:
                 continue
             dep = cl.resource(c.dependent)
             assert dep is not None
             dep_weights = self._merge_dependents(dep, dict(dep.allowed), seen | {dep.id})
-            merged = _merge(weights, dep_weights, c.score / INFINITY)
+            # a clone takes only the positive preferences of what depends on it
+            merged = _merge(weights, dep_weights, c.score / INFINITY, rsc.clone is not None)
             if _usable(cl, merged):
                 weights = merged
         return weights
 
     @staticmethod
-    def _apply_primary(weights: dict[str, int], where: str | None, score: int) -> dict[str, int]:
+    def _apply_primary(weights: dict[str, int], where: set[str], score: int) -> dict[str, int]:
         out = dict(weights)
-        if score >= INFINITY:
-            for u in out:
-                if u != where:
-                    out[u] = -INFINITY
-        elif score <= -INFINITY:
-            if where in out:
-                out[where] = -INFINITY
-        elif where in out:
-            out[where] = add_scores(out[where], score)
+        for u in out:
+            if score >= INFINITY and u not in where:
+                out[u] = -INFINITY
+            elif u in where:
+                out[u] = add_scores(out[u], score)
         return out
 
     def _choose(self, rsc: Resource, weights: dict[str, int]) -> str | None:

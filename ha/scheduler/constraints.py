@@ -104,9 +104,11 @@ def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
             continue
         if not _known(cluster, dep) or not _known(cluster, prim):
             continue
-        cluster.colocations.append(Colocation(el.get("id", ""), cluster.members(dep)[0],
-                                              cluster.members(prim)[0],
-                                              parse_score(el.get("score"))))
+        score = parse_score(el.get("score"))
+        primary = prim if prim in cluster.clones else cluster.members(prim)[0]
+        dependents = cluster.members(dep) if dep in cluster.clones else cluster.members(dep)[:1]
+        for d in dependents:
+            cluster.colocations.append(Colocation(el.get("id", ""), d, primary, score))
 
 
 def _order_kind(el: etree._Element) -> str:
@@ -124,7 +126,10 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
         if first is None or then is None or not _known(cluster, first) \
                 or not _known(cluster, then):
             continue
-        first, then = cluster.members(first)[-1], cluster.members(then)[0]
+        if first not in cluster.clones:
+            first = cluster.members(first)[-1]
+        if then not in cluster.clones:
+            then = cluster.members(then)[0]
         kind = _order_kind(el)
         cluster.orderings.append(Ordering(
             el.get("id", ""), first, then, el.get("first-action", "start"),
@@ -133,7 +138,7 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
 
 
 def _known(cluster: Cluster, rid: str) -> bool:
-    return (rid in cluster.groups or bool(cluster.templates.get(rid))
+    return (rid in cluster.groups or rid in cluster.clones or bool(cluster.templates.get(rid))
             or cluster.resource(rid) is not None)
 
 
@@ -154,22 +159,38 @@ def ticket_granted(root: etree._Element, ticket: str) -> bool:
     return False
 
 
+def ticket_on_standby(root: etree._Element, ticket: str) -> bool:
+    return any(t.get("id") == ticket and t.get("standby", "false").lower() in ("true", "1", "yes")
+               for t in root.findall("status/tickets/ticket_state"))
+
+
 def unpack_tickets(root: etree._Element, cluster: Cluster) -> None:
     """rsc_ticket: without its ticket a resource may not start; what runs is stopped
-    (loss-policy stop, and for now fence and demote) or left as it is (freeze)."""
+    (loss-policy stop, and for now fence; demote for any role but Promoted) or left as
+    it is (freeze); demote for the Promoted role only keeps it from being promoted."""
     for el in root.findall("configuration/constraints/rsc_ticket"):
-        rid, ticket = el.get("rsc"), el.get("ticket")
-        if rid is None or ticket is None or not _known(cluster, rid):
-            continue
-        if el.get("rsc-role") not in (None, "Started") or ticket_granted(root, ticket):
-            continue
-        for member in cluster.members(rid):
-            rsc = cluster.resource(member)
-            assert rsc is not None
-            if el.get("loss-policy") == "freeze" and rsc.running:
-                rsc.managed = False
-            else:
-                rsc.fatal = True
+        ticket = el.get("ticket")
+        refs = [(el.get("rsc"), el.get("rsc-role"))] + [
+            (r.get("id"), s.get("role")) for s in el.iterfind("resource_set")
+            for r in s.iterfind("resource_ref")]
+        for rid, role in refs:
+            if rid is not None and ticket is not None and _known(cluster, rid):
+                _ticket(root, cluster, el, rid, ticket, role)
+
+
+def _ticket(root: etree._Element, cluster: Cluster, el: etree._Element, rid: str,
+            ticket: str, role: str | None) -> None:
+    promoted = role in ("Promoted", "Master")
+    if ticket_granted(root, ticket) or promoted and (
+            el.get("loss-policy") == "demote" or ticket_on_standby(root, ticket)):
+        return
+    for member in cluster.members(rid):
+        rsc = cluster.resource(member)
+        assert rsc is not None
+        if el.get("loss-policy") == "freeze" and rsc.running:
+            rsc.managed = False
+        else:
+            rsc.fatal = True
 
 
 def unpack_constraints(root: etree._Element, cluster: Cluster) -> None:

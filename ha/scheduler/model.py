@@ -118,6 +118,9 @@ class Resource:
     assigned: str | None = None
     #: the group this primitive is a member of
     group: str | None = None
+    #: the clone this primitive is an instance of, and the id its history uses
+    clone: str | None = None
+    history_id: str = ""
 
     @property
     def agent(self) -> str:
@@ -140,6 +143,18 @@ class Resource:
         if "Promoted" in roles:
             return "Promoted"
         return "Started" if roles else "Stopped"
+
+
+@dataclass
+class Clone:
+    """A clone: ``max`` instances of one primitive, at most ``node_max`` per node."""
+
+    id: str
+    base: str
+    instances: list[str]
+    node_max: int = 1
+    unique: bool = False
+    promotable: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,10 +212,13 @@ class Cluster:
     groups: dict[str, list[str]] = field(default_factory=dict)
     #: template id -> the primitives made from it
     templates: dict[str, list[str]] = field(default_factory=dict)
+    clones: dict[str, Clone] = field(default_factory=dict)
 
     def members(self, rid: str) -> list[str]:
         """The primitives a constraint on ``rid`` applies to (a group's members, a
         template's primitives)."""
+        if rid in self.clones:
+            return self.clones[rid].instances
         return self.groups.get(rid) or self.templates.get(rid) or [rid]
 
     def node(self, uname: str) -> Node | None:

@@ -34,25 +34,34 @@ def _can_start(rsc: Resource) -> bool:
 
 
 def apply_mandatory_orders(cluster: Cluster) -> None:
+    """Apply mandatory start orderings until nothing changes; a clone as ``first`` can
+    start when any instance can, a clone as ``then`` is every instance."""
     changed = True
     while changed:
         changed = False
         for o in cluster.orderings:
             if o.kind != "Mandatory" or (o.first_action, o.then_action) != ("start", "start"):
                 continue
-            first, then = cluster.resource(o.first), cluster.resource(o.then)
-            if first is None or then is None or not then.managed or then.blocked:
+            firsts = [r for m in cluster.members(o.first) if (r := cluster.resource(m))]
+            thens = [r for m in cluster.members(o.then) if (r := cluster.resource(m))]
+            if not firsts:
                 continue
-            if not _can_start(first):
-                if then.running and not o.symmetrical:
-                    continue  # only the start is ordered: what runs keeps running
-                if then.unrunnable is None:
-                    then.unrunnable = first.id
+            runnable = any(_can_start(f) for f in firsts)
+            starting = next((f for f in firsts if starts(f)), None)
+            for then in thens:
+                if not then.managed or then.blocked:
+                    continue
+                if not runnable:
+                    if then.running and not o.symmetrical:
+                        continue  # only the start is ordered: what runs keeps running
+                    if then.unrunnable is None:
+                        then.unrunnable = o.first
+                        changed = True
+                elif starting is not None and then.required is None \
+                        and then.unrunnable is None and then.assigned is not None \
+                        and then.assigned in then.running:
+                    then.required = o.first if o.first in cluster.clones else starting.id
                     changed = True
-            elif starts(first) and then.required is None and then.unrunnable is None \
-                    and then.assigned is not None and then.assigned in then.running:
-                then.required = first.id
-                changed = True
 
 
 def unrunnable_reason(rsc: Resource) -> str:

@@ -8,14 +8,15 @@ means it does not, 8 means it runs promoted, anything else is a failure.
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import re
 
 from lxml import etree
 
 from ha.cib.schema_data import duration_ms, is_pcmk_true
-from ha.scheduler.history import History
-from ha.scheduler.model import Cluster, Node, Op, Resource, add_scores, parse_score
+from ha.scheduler.clones import make_clone
+from ha.scheduler.model import Clone, Cluster, Node, Op, Resource, parse_score
+from ha.scheduler.status import unpack_status
 
 
 def _nvpairs(parent: etree._Element | None, tag: str) -> dict[str, str]:
@@ -117,12 +118,14 @@ def _primitive(el: etree._Element, meta: dict[str, str],
     return r
 
 
-def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str]
-                     ) -> tuple[list[Resource], dict[str, list[str]]]:
-    """Primitives, top-level and in groups (a group's meta attributes are its members'
-    defaults), with meta attributes falling back to ``rsc_defaults``; and the groups."""
+def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_count: int
+                     ) -> tuple[list[Resource], dict[str, list[str]], dict[str, Clone]]:
+    """Primitives, top-level, in groups and as clone instances (a group's or clone's
+    meta attributes are its members' defaults), with meta attributes falling back to
+    ``rsc_defaults``; and the groups and clones."""
     out: list[Resource] = []
     groups: dict[str, list[str]] = {}
+    clones: dict[str, Clone] = {}
     templates = {t.get("id", ""): t for t in root.findall("configuration/resources/template")}
     for el in root.findall("configuration/resources/*"):
         if el.tag == "primitive":
@@ -137,84 +140,15 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str]
                 member.group = gid
                 groups[gid].append(member.id)
                 out.append(member)
+        elif el.tag in ("clone", "master") and el.find("primitive") is not None:
+            meta = dict(rsc_defaults)
+            meta.update(_nvpairs(el, "meta_attributes"))
+            base = _primitive(el.find("primitive"), meta, templates)  # type: ignore[arg-type]
+            clone, instances = make_clone(el, meta, base, node_count, copy.deepcopy)
+            clones[clone.id] = clone
+            out.extend(instances)
     out.sort(key=lambda r: -r.priority)  # Pacemaker lists and assigns by priority
-    return out, groups
-
-
-def params_digest(params: dict[str, str]) -> str:
-    """Pacemaker's op-digest: md5 of the sorted parameters as one XML element."""
-    body = "".join(f' {k}="{v}"' for k, v in sorted(params.items()))
-    return hashlib.md5(f" <parameters{body}/>\n".encode()).hexdigest()
-
-
-def _definition_changed(rsc: Resource, last_start: etree._Element) -> bool:
-    recorded = last_start.get("op-digest")
-    if not recorded:
-        return False
-    params = dict(rsc.params)
-    for op_cfg in rsc.ops:
-        if op_cfg.name == "start" and op_cfg.interval_ms == 0:
-            params.update(op_cfg.params)
-    return params_digest(params) != recorded
-
-
-def fail_count(node: Node, rid: str) -> int:
-    """The node's fail count for ``rid``: ``fail-count-RSC`` and ``fail-count-RSC#op_interval``."""
-    total = 0
-    for name, value in node.attrs.items():
-        if name == f"fail-count-{rid}" or name.startswith(f"fail-count-{rid}#"):
-            total = add_scores(total, parse_score(value))
-    return total
-
-
-def unpack_status(root: etree._Element, cluster: Cluster) -> None:
-    """Current state of every resource on every node, from the operation history."""
-    by_id = {n.id: n for n in cluster.nodes}
-    stonith = is_pcmk_true(cluster.options.get("stonith-enabled", "true"))
-    agent_changed: set[tuple[str, str]] = set()
-    for ns in root.findall("status/node_state"):
-        node = by_id.get(ns.get("id", "")) or cluster.node(ns.get("uname", ""))
-        if node is None:
-            continue
-        for lr in ns.findall("lrm/lrm_resources/lrm_resource"):
-            rsc = cluster.resource(lr.get("id", ""))
-            if rsc is None:
-                continue
-            ops = lr.findall("lrm_rsc_op")
-            if ops:
-                rsc.known_on.add(node.uname)
-            if not node.online:
-                continue  # a cleanly departed node runs nothing
-            if (lr.get("class"), lr.get("type")) != (rsc.cls, rsc.type):
-                agent_changed.add((rsc.id, node.uname))  # its failures are cleared
-            history = History(rsc, node.uname, stonith)
-            history.replay(ops)
-            if history.role is not None:
-                rsc.running[node.uname] = history.role
-                rsc.failed[node.uname] = history.failed
-                if history.last_start is not None and _definition_changed(rsc, history.last_start):
-                    rsc.changed_on.add(node.uname)
-            if not history.failed:
-                rsc.on_fail.pop(node.uname, None)
-    maintenance = is_pcmk_true(cluster.options.get("maintenance-mode", "false"))
-    for rsc in cluster.resources:
-        if len(rsc.running) > 1 and rsc.meta.get("multiple-active") == "block":
-            for member in cluster.members(rsc.group or rsc.id):
-                m = cluster.resource(member)
-                if m is not None and m.running:
-                    m.on_fail[next(iter(m.running))] = "block"
-        if maintenance or any((n := cluster.node(u)) is not None and n.maintenance
-                              for u in rsc.running):
-            rsc.managed = False
-        for uname, policy in rsc.on_fail.items():
-            node = cluster.node(uname)
-            if policy == "standby" and node is not None:
-                node.standby = True
-        for node in cluster.nodes:
-            if (rsc.id, node.uname) in agent_changed:
-                continue
-            if rsc.migration_threshold > 0 and fail_count(node, rsc.id) >= rsc.migration_threshold:
-                rsc.banned.add(node.uname)
+    return out, groups, clones
 
 
 def unpack(root: etree._Element) -> Cluster:
@@ -222,9 +156,10 @@ def unpack(root: etree._Element) -> Cluster:
     rsc_defaults = _nvpairs(root.find("configuration/rsc_defaults"), "meta_attributes")
     if "resource-stickiness" not in rsc_defaults and "default-resource-stickiness" in options:
         rsc_defaults["resource-stickiness"] = options["default-resource-stickiness"]
-    resources, groups = unpack_resources(root, rsc_defaults)
-    cluster = Cluster(nodes=unpack_nodes(root), resources=resources, options=options,
-                      rsc_defaults=rsc_defaults, groups=groups)
+    nodes = unpack_nodes(root)
+    resources, groups, clones = unpack_resources(root, rsc_defaults, len(nodes))
+    cluster = Cluster(nodes=nodes, resources=resources, options=options,
+                      rsc_defaults=rsc_defaults, groups=groups, clones=clones)
     for t in root.findall("configuration/resources/template"):
         cluster.templates[t.get("id", "")] = [
             p.get("id", "") for p in root.iterfind("configuration/resources//primitive")

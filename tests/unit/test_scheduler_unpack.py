@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ha.scheduler.unpack import params_digest, unpack
+from ha.scheduler.status import params_digest
+from ha.scheduler.unpack import unpack
 from tests.unit.test_scheduler_cibs import (
     DIGEST_NO_PARAMS,
     cib,

@@ -1,0 +1,114 @@
+"""Stage 1b, unpack status: each resource's state on each node from its history.
+
+Only nodes that are online have their history replayed (a cleanly departed node runs
+nothing). Fail counts (``fail-count-RSC`` and ``fail-count-RSC#op_interval`` node
+attributes) at or over ``migration-threshold`` ban the node; a history recorded for a
+different agent than the one configured has its failures cleared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from lxml import etree
+
+from ha.cib.schema_data import is_pcmk_true
+from ha.scheduler.clones import history_owner
+from ha.scheduler.history import History
+from ha.scheduler.model import Cluster, Node, Resource, add_scores, parse_score
+
+
+def params_digest(params: dict[str, str]) -> str:
+    """Pacemaker's op-digest: md5 of the sorted parameters as one XML element."""
+    body = "".join(f' {k}="{v}"' for k, v in sorted(params.items()))
+    return hashlib.md5(f" <parameters{body}/>\n".encode()).hexdigest()
+
+
+def _definition_changed(rsc: Resource, last_start: etree._Element) -> bool:
+    recorded = last_start.get("op-digest")
+    if not recorded:
+        return False
+    params = dict(rsc.params)
+    for op_cfg in rsc.ops:
+        if op_cfg.name == "start" and op_cfg.interval_ms == 0:
+            params.update(op_cfg.params)
+    return params_digest(params) != recorded
+
+
+def fail_count(node: Node, rid: str) -> int:
+    """The node's fail count for ``rid``: ``fail-count-RSC`` and ``fail-count-RSC#op_interval``."""
+    total = 0
+    for name, value in node.attrs.items():
+        if name == f"fail-count-{rid}" or name.startswith(f"fail-count-{rid}#"):
+            total = add_scores(total, parse_score(value))
+    return total
+
+
+def _clone_siblings(cluster: Cluster, rsc: Resource) -> list[Resource]:
+    if rsc.clone is None or cluster.clones[rsc.clone].unique:
+        return [rsc]
+    return [r for i in cluster.clones[rsc.clone].instances if (r := cluster.resource(i))]
+
+
+def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool,
+                 agent_changed: set[tuple[str, str]]) -> None:
+    ops = lr.findall("lrm_rsc_op")
+    rsc = history_owner(cluster, lr.get("id", ""), node.uname, running=True)
+    if rsc is None:
+        return
+    if ops:
+        for sibling in _clone_siblings(cluster, rsc):
+            sibling.known_on.add(node.uname)
+    if not node.online:
+        return  # a cleanly departed node runs nothing
+    if (lr.get("class"), lr.get("type")) != (rsc.cls, rsc.type):
+        agent_changed.add((rsc.history_id or rsc.id, node.uname))  # failures cleared
+    history = History(rsc, node.uname, stonith)
+    history.replay(ops)
+    if history.role is not None:
+        rsc.running[node.uname] = history.role
+        rsc.failed[node.uname] = history.failed
+        if history.last_start is not None and _definition_changed(rsc, history.last_start):
+            rsc.changed_on.add(node.uname)
+    if not history.failed:
+        rsc.on_fail.pop(node.uname, None)
+    for sibling in _clone_siblings(cluster, rsc):
+        sibling.banned |= rsc.banned
+        sibling.fatal = sibling.fatal or rsc.fatal
+
+
+def _after_history(cluster: Cluster, agent_changed: set[tuple[str, str]]) -> None:
+    maintenance = is_pcmk_true(cluster.options.get("maintenance-mode", "false"))
+    for rsc in cluster.resources:
+        if len(rsc.running) > 1 and rsc.meta.get("multiple-active") == "block":
+            for member in cluster.members(rsc.group or rsc.id):
+                m = cluster.resource(member)
+                if m is not None and m.running:
+                    m.on_fail[next(iter(m.running))] = "block"
+        if maintenance or any((n := cluster.node(u)) is not None and n.maintenance
+                              for u in rsc.running):
+            rsc.managed = False
+        for uname, policy in rsc.on_fail.items():
+            node = cluster.node(uname)
+            if policy == "standby" and node is not None:
+                node.standby = True
+        counted = rsc.history_id or rsc.id
+        for node in cluster.nodes:
+            if (counted, node.uname) in agent_changed:
+                continue
+            if rsc.migration_threshold > 0 and fail_count(node, counted) >= rsc.migration_threshold:
+                rsc.banned.add(node.uname)
+
+
+def unpack_status(root: etree._Element, cluster: Cluster) -> None:
+    """Current state of every resource on every node, from the operation history."""
+    by_id = {n.id: n for n in cluster.nodes}
+    stonith = is_pcmk_true(cluster.options.get("stonith-enabled", "true"))
+    agent_changed: set[tuple[str, str]] = set()
+    for ns in root.findall("status/node_state"):
+        node = by_id.get(ns.get("id", "")) or cluster.node(ns.get("uname", ""))
+        if node is None:
+            continue
+        for lr in ns.findall("lrm/lrm_resources/lrm_resource"):
+            _replay_node(cluster, node, lr, stonith, agent_changed)
+    _after_history(cluster, agent_changed)
