@@ -73,6 +73,7 @@ class Assigner:
         self.load: dict[str, int] = {n.uname: 0 for n in cluster.nodes}
         self.done: set[str] = set()
         self.scores: dict[str, dict[str, int]] = {}
+        self._combined: dict[str, dict[str, int]] = {}
 
     def order(self) -> list[Resource]:
         return sorted(self.cluster.resources, key=lambda r: -r.priority)
@@ -159,7 +160,10 @@ class Assigner:
                 continue
             dep = cl.resource(c.dependent)
             assert dep is not None
-            dep_weights = self._merge_dependents(dep, dict(dep.allowed), seen | {dep.id})
+            if dep.id not in self._combined:  # memoised: chains of clones fan out
+                self._combined[dep.id] = self._merge_dependents(dep, dict(dep.allowed),
+                                                                seen | {dep.id})
+            dep_weights = self._combined[dep.id]
             # a clone takes only the positive preferences of what depends on it
             merged = _merge(weights, dep_weights, c.score / INFINITY, rsc.clone is not None)
             if _usable(cl, merged):
