@@ -174,8 +174,9 @@ class Assigner:
     def _apply_primary(weights: dict[str, int], where: set[str], score: int) -> dict[str, int]:
         out = dict(weights)
         for u in out:
-            if score >= INFINITY and u not in where:
-                out[u] = -INFINITY
+            if score >= INFINITY:
+                if u not in where:
+                    out[u] = -INFINITY
             elif u in where:
                 out[u] = add_scores(out[u], score)
         return out
