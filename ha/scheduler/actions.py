@@ -33,8 +33,9 @@ def summarise(rsc: Resource) -> list[Change]:
     if rsc.unrunnable is not None:
         why = f"unrunnable {rsc.unrunnable} start"
         if not current:  # a clone instance's blocked start is not listed
-            blocked = dest is not None and rsc.clone is None
-            return [Change("Start", rsc.id, dest, f"{why} (blocked)")] if blocked else []
+            if dest is None or rsc.clone is not None:
+                return []
+            return [Change("Start", rsc.id, dest, f"{why} (blocked)")]
         return [Change("Stop", rsc.id, _details(rsc, c, None), why) for c in current]
     if not current:
         return [Change("Start", rsc.id, dest)] if dest else []

@@ -29,10 +29,10 @@ def initial_scores(cluster: Cluster) -> None:
     for rsc in cluster.resources:
         rsc.allowed = {n.uname: 0 for n in cluster.nodes} if symmetric else {}
     for rid, uname, score in cluster.locations:
-        rsc = cluster.resource(rid)
-        if rsc is None or cluster.node(uname) is None:
+        located = cluster.resource(rid)
+        if located is None or cluster.node(uname) is None:
             continue
-        rsc.allowed[uname] = add_scores(rsc.allowed.get(uname, 0), score)
+        located.allowed[uname] = add_scores(located.allowed.get(uname, 0), score)
     for rsc in cluster.resources:
         for uname in rsc.banned:
             if uname in rsc.allowed:
@@ -143,9 +143,9 @@ class Assigner:
         for rsc in instances:
             if rsc.id in self.scores:
                 continue
-            w = {u: (-INFINITY if per_node.get(u, 0) >= clone.node_max else s)
-                 for u, s in weights[rsc.id].items()}
-            self._place(rsc, w)
+            capped = {u: (-INFINITY if per_node.get(u, 0) >= clone.node_max else score)
+                      for u, score in weights[rsc.id].items()}
+            self._place(rsc, capped)
             if rsc.assigned is not None:
                 per_node[rsc.assigned] = per_node.get(rsc.assigned, 0) + 1
 

@@ -49,17 +49,18 @@ def unpack_nodes(root: etree._Element) -> list[Node]:
     for el in root.findall("configuration/nodes/node"):
         if el.get("type") in ("ping", "remote"):
             continue
-        uname = el.get("uname") or el.get("id", "")
-        node = Node(id=el.get("id", uname), uname=uname)
+        uname = el.get("uname") or el.get("id") or ""
+        node = Node(id=el.get("id") or uname, uname=uname)
         node.attrs.update(_nvpairs(el, "instance_attributes"))
         nodes.append(node)
     nodes.sort(key=lambda n: natural_key(n.uname))
     by_id = {n.id: n for n in nodes}
     for ns in root.findall("status/node_state"):
-        node = by_id.get(ns.get("id", "")) or next(
+        found = by_id.get(ns.get("id", "")) or next(
             (n for n in nodes if n.uname == ns.get("uname")), None)
-        if node is None:
+        if found is None:
             continue
+        node = found
         in_ccm = _truthy(ns, "in_ccm", "true")
         crmd = _truthy(ns, "crmd", "online")
         node.online = in_ccm and crmd and ns.get("join") == "member"
