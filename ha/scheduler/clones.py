@@ -31,6 +31,8 @@ def make_clone(el: etree._Element, meta: dict[str, str], base: Resource,
     unique = is_pcmk_true(meta.get("globally-unique", "false"))
     promotable = is_pcmk_true(meta.get("promotable", "false")) or el.tag == "master"
     instances: list[Resource] = []
+    if "resource-stickiness" not in meta:
+        base.stickiness = 1  # a clone's instances stay where they run unless told otherwise
     for i in range(max(clone_max, 0)):
         inst = copy(base)  # type: ignore[operator]
         inst.id = f"{base.id}:{i}"

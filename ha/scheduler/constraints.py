@@ -86,7 +86,9 @@ def unpack_locations(root: etree._Element, cluster: Cluster) -> None:
         rid = el.get("rsc")
         if rid is None or not _known(cluster, rid) or el.get("role"):
             continue
-        for member in cluster.members(rid):
+        # a group is placed by its first member; the rest follow it
+        members = cluster.members(rid)[:1] if rid in cluster.groups else cluster.members(rid)
+        for member in members:
             if el.get("node") is not None:
                 cluster.locations.append((member, el.get("node", ""),
                                           parse_score(el.get("score"))))
