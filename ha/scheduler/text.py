@@ -50,12 +50,44 @@ def resource_line(rsc: Resource, indent: str = "    ") -> str:
     return f"{indent}* {rsc.id}\t({rsc.agent}):\t {state}{suffix}"
 
 
+def clone_lines(cluster: Cluster, cid: str) -> list[str]:
+    """A clone as crm_mon shows it: unique instances one by one, anonymous ones as node
+    lists by role."""
+    clone = cluster.clones[cid]
+    instances = [r for i in clone.instances if (r := cluster.resource(i))]
+    flags = [f for f, on in (("unique", clone.unique), ("promotable", clone.promotable)) if on]
+    disabled = bool(instances) and instances[0].target_role.lower() == "stopped"
+    if disabled:
+        flags.append("disabled")
+    head = f"    * Clone Set: {cid} [{clone.base}]" + "".join(f" ({f})" for f in flags) + ":"
+    if clone.unique:
+        return [head, *(resource_line(r, "      ") for r in instances)]
+    by_role: dict[str, list[str]] = {}
+    for r in instances:
+        for node, role in r.running.items():
+            state = "FAILED" if r.failed.get(node) else role
+            by_role.setdefault(state, []).append(node)
+    lines = [head]
+    for role in ("Promoted", "Started", "FAILED"):
+        if role in by_role:
+            lines.append(f"      * {role}: [ {' '.join(by_role[role])} ]")
+    running = {n for nodes in by_role.values() for n in nodes}
+    stopped = [n.uname for n in cluster.nodes if n.uname not in running]
+    if stopped:
+        lines.append(f"      * Stopped{' (disabled)' if disabled else ''}: [ {' '.join(stopped)} ]")
+    return lines
+
+
 def status_lines(cluster: Cluster) -> list[str]:
     lines = ["Current cluster status:", "  * Node List:", *node_lines(cluster), "",
              "  * Full List of Resources:"]
     shown: set[str] = set()
     for rsc in cluster.resources:
-        if rsc.group is None:
+        if rsc.clone is not None:
+            if rsc.clone not in shown:
+                shown.add(rsc.clone)
+                lines += clone_lines(cluster, rsc.clone)
+        elif rsc.group is None:
             lines.append(resource_line(rsc))
         elif rsc.group not in shown:
             shown.add(rsc.group)
