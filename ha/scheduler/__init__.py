@@ -11,7 +11,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from ha.scheduler.actions import apply_orderings, create_actions, summarise
+from ha.scheduler.actions import apply_orderings, create_actions, fencing, summarise
 from ha.scheduler.assign import Assigner, assign
 from ha.scheduler.constraints import unpack_constraints
 from ha.scheduler.model import Cluster, Transition
@@ -34,6 +34,7 @@ def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transitio
     apply_mandatory_orders(cluster)
     graph = create_actions(cluster, order)
     apply_orderings(cluster, graph)
-    changes = [c for rsc in order for c in summarise(rsc)]
+    unclean = frozenset(n.uname for n in cluster.nodes if n.unclean)
+    changes = fencing(cluster) + [c for rsc in order for c in summarise(rsc, unclean)]
     return Transition(cluster=cluster, changes=changes, actions=graph.actions,
                       edges=graph.edges, scores=scores)

@@ -24,7 +24,15 @@ def _details(rsc: Resource, origin: str | None, dest: str | None) -> str:
     return f"{origin} -> {dest}"
 
 
-def summarise(rsc: Resource) -> list[Change]:
+def fencing(cluster: Cluster) -> list[Change]:
+    """Fence lines: every unclean node is fenced (stonith-action, reboot by default)."""
+    action = cluster.options.get("stonith-action", "reboot")
+    action = "off" if action == "poweroff" else action
+    return [Change("Fence", n.uname, action, n.unclean_reason or "node is unclean")
+            for n in reversed(cluster.nodes) if n.unclean]
+
+
+def summarise(rsc: Resource, unclean: frozenset[str] = frozenset()) -> list[Change]:
     """The Transition Summary lines for one resource."""
     if not rsc.managed or rsc.blocked:
         return []
@@ -40,13 +48,13 @@ def summarise(rsc: Resource) -> list[Change]:
     if not current:
         return [Change("Start", rsc.id, dest)] if dest else []
     if dest is None:
-        return [Change("Stop", rsc.id, _details(rsc, c, None), "node availability")
-                for c in current]
+        return [Change("Stop", rsc.id, _details(rsc, c, None),
+                       "" if c in unclean else "node availability") for c in current]
     if len(current) > 1:  # multiple-active: stopped everywhere, started on dest
         verb = "Restart" if dest == current[0] else "Move"
         return [Change(verb, rsc.id, _details(rsc, current[0], dest))]
     origin = current[0]
-    failed = rsc.failed.get(origin, False)
+    failed = rsc.failed.get(origin, False) and origin not in unclean  # fencing clears it
     if origin == dest:
         if failed:
             return [Change("Recover", rsc.id, _details(rsc, origin, dest))]

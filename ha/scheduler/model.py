@@ -62,6 +62,7 @@ class Node:
     standby: bool = False
     maintenance: bool = False
     unclean: bool = False
+    unclean_reason: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -59,7 +59,7 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
     if ops:
         for sibling in _clone_siblings(cluster, rsc):
             sibling.known_on.add(node.uname)
-    if not node.online:
+    if not node.online and not node.unclean:
         return  # a cleanly departed node runs nothing
     if (lr.get("class"), lr.get("type")) != (rsc.cls, rsc.type):
         agent_changed.add((rsc.history_id or rsc.id, node.uname))  # failures cleared
@@ -70,7 +70,7 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
         rsc.failed[node.uname] = history.failed
         if history.last_start is not None and _definition_changed(rsc, history.last_start):
             rsc.changed_on.add(node.uname)
-    if not history.failed:
+    if not history.failed or node.unclean:  # fencing the node ends the failure
         rsc.on_fail.pop(node.uname, None)
     for sibling in _clone_siblings(cluster, rsc):
         sibling.banned |= rsc.banned

@@ -17,7 +17,9 @@ def node_lines(cluster: Cluster) -> list[str]:
     offline: list[str] = []
     for node in cluster.nodes:
         active = any(node.uname in r.running for r in cluster.resources)
-        if node.online and node.standby:
+        if node.unclean:
+            lines.append(f"    * Node {node.uname}: UNCLEAN (offline)")
+        elif node.online and node.standby:
             extra = " (with active resources)" if active else ""
             lines.append(f"    * Node {node.uname}: standby{extra}")
         elif node.online and node.maintenance:
@@ -103,11 +105,14 @@ def status_lines(cluster: Cluster) -> list[str]:
 
 def summary_lines(changes: list[Change]) -> list[str]:
     rsc_width, detail_width = 5, 5
+    fences = [f"  * Fence ({c.details}) {c.resource} '{c.reason}'"
+              for c in changes if c.verb == "Fence"]
+    changes = [c for c in changes if c.verb != "Fence"]
     for c in changes:
         if len(c.resource) > rsc_width:
             rsc_width = len(c.resource) + 2
         detail_width = max(detail_width, len(c.details))
-    out = []
+    out = fences
     for c in changes:
         reason = f"  due to {c.reason}" if c.reason else ""
         out.append(f"  * {c.verb:<8}   {c.resource:<{rsc_width}}   "

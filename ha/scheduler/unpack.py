@@ -43,7 +43,7 @@ def unpack_options(root: etree._Element) -> dict[str, str]:
     return _nvpairs(root.find("configuration/crm_config"), "cluster_property_set")
 
 
-def unpack_nodes(root: etree._Element) -> list[Node]:
+def unpack_nodes(root: etree._Element, stonith: bool = True) -> list[Node]:
     """Cluster nodes from ``nodes`` and their state from ``status/node_state``."""
     nodes: list[Node] = []
     for el in root.findall("configuration/nodes/node"):
@@ -64,6 +64,14 @@ def unpack_nodes(root: etree._Element) -> list[Node]:
         in_ccm = _truthy(ns, "in_ccm", "true")
         crmd = _truthy(ns, "crmd", "online")
         node.online = in_ccm and crmd and ns.get("join") == "member"
+        # left the membership while expected in it: it must be fenced before its
+        # resources can be trusted stopped
+        expected = ns.get("expected") == "member"
+        if stonith and expected and not in_ccm:
+            node.unclean_reason = "peer is no longer part of the cluster"
+        elif stonith and expected and in_ccm and not crmd:
+            node.unclean_reason = "peer process is no longer available"
+        node.unclean = node.unclean_reason is not None
         transient = ns.find("transient_attributes")
         node.attrs.update(_nvpairs(transient, "instance_attributes"))
     for node in nodes:
@@ -157,7 +165,7 @@ def unpack(root: etree._Element) -> Cluster:
     rsc_defaults = _nvpairs(root.find("configuration/rsc_defaults"), "meta_attributes")
     if "resource-stickiness" not in rsc_defaults and "default-resource-stickiness" in options:
         rsc_defaults["resource-stickiness"] = options["default-resource-stickiness"]
-    nodes = unpack_nodes(root)
+    nodes = unpack_nodes(root, is_pcmk_true(options.get("stonith-enabled", "true")))
     resources, groups, clones = unpack_resources(root, rsc_defaults, len(nodes))
     cluster = Cluster(nodes=nodes, resources=resources, options=options,
                       rsc_defaults=rsc_defaults, groups=groups, clones=clones)
