@@ -21,6 +21,11 @@ from ha.scheduler.unpack import unpack
 __all__ = ["Cluster", "Transition", "schedule"]
 
 
+def quorate(cib_root: etree._Element) -> bool:
+    """Whether the partition this CIB was written in had quorum (``have-quorum``)."""
+    return cib_root.get("have-quorum", "true").lower() in ("1", "true", "yes", "on")
+
+
 def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transition:
     """Schedule one CIB: where every resource should run and the actions to get there.
 
@@ -35,6 +40,8 @@ def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transitio
     graph = create_actions(cluster, order)
     apply_orderings(cluster, graph)
     unclean = frozenset(n.uname for n in cluster.nodes if n.unclean)
-    changes = fencing(cluster) + [c for rsc in order for c in summarise(rsc, unclean)]
+    no_quorum = None if quorate(cib_root) else cluster.options.get("no-quorum-policy", "stop")
+    fences = fencing(cluster) if no_quorum in (None, "ignore") else []
+    changes = fences + [c for rsc in order for c in summarise(rsc, unclean, no_quorum)]
     return Transition(cluster=cluster, changes=changes, actions=graph.actions,
                       edges=graph.edges, scores=scores)

@@ -32,12 +32,16 @@ def fencing(cluster: Cluster) -> list[Change]:
             for n in reversed(cluster.nodes) if n.unclean]
 
 
-def summarise(rsc: Resource, unclean: frozenset[str] = frozenset()) -> list[Change]:
-    """The Transition Summary lines for one resource."""
+def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
+              no_quorum: str | None = None) -> list[Change]:
+    """The Transition Summary lines for one resource; ``no_quorum`` is the
+    no-quorum-policy when the partition has no quorum (fencing devices need none)."""
     if not rsc.managed or rsc.blocked:
         return []
     current = list(rsc.running)
     dest = rsc.assigned
+    if no_quorum in ("stop", "freeze") and rsc.cls != "stonith":
+        return _without_quorum(rsc, no_quorum)
     if rsc.unrunnable is not None:
         why = f"unrunnable {rsc.unrunnable} start"
         if not current:  # a clone instance's blocked start is not listed
@@ -67,6 +71,17 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset()) -> list[Chan
         return []
     verb = "Recover" if failed else "Move"
     return [Change(verb, rsc.id, _details(rsc, origin, dest))]
+
+
+def _without_quorum(rsc: Resource, policy: str) -> list[Change]:
+    """Without quorum nothing new starts; with policy stop what runs is stopped."""
+    if rsc.running:
+        if policy == "stop":
+            return [Change("Stop", rsc.id, _details(rsc, c, None), "no quorum")
+                    for c in rsc.running]
+        return []
+    why = "no quorum" if policy == "stop" else "quorum freeze"
+    return [Change("Start", rsc.id, rsc.assigned, f"{why} (blocked)")] if rsc.assigned else []
 
 
 class ActionGraph:
