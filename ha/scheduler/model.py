@@ -111,6 +111,8 @@ class Resource:
     #: a fatal error (not configured): it may run nowhere
     fatal: bool = False
     migration_threshold: int = 1_000_000
+    #: in the status section only: no longer configured, so it is stopped
+    orphan: bool = False
     #: the resource whose unrunnable start makes this one's start unrunnable
     unrunnable: str | None = None
     #: the resource whose start forces this one to restart
@@ -136,7 +138,8 @@ class Resource:
     @property
     def stopping(self) -> bool:
         """It is to be stopped: target-role Stopped, or a failure with on-fail=stop."""
-        return self.target_role.lower() == "stopped" or "stop" in self.on_fail.values()
+        return (self.orphan or self.target_role.lower() == "stopped"
+                or "stop" in self.on_fail.values())
 
     @property
     def role(self) -> str:

@@ -50,12 +50,41 @@ def _clone_siblings(cluster: Cluster, rsc: Resource) -> list[Resource]:
     return [r for i in cluster.clones[rsc.clone].instances if (r := cluster.resource(i))]
 
 
+def configured_ids(root: etree._Element) -> set[str]:
+    """Every id under ``resources``, every node, and every remote-node name."""
+    ids = {el.get("id", "") for el in root.iterfind("configuration/resources//*")}
+    ids |= {el.get("id", "") for el in root.iterfind("configuration/nodes/node")}
+    ids |= {el.get("uname", "") for el in root.iterfind("configuration/nodes/node")}
+    ids |= {nv.get("value", "") for nv in root.iterfind("configuration/resources//nvpair")
+            if nv.get("name") == "remote-node"}
+    return ids
+
+
+def _orphan(cluster: Cluster, lr: etree._Element, known: set[str],
+            bundles: set[str]) -> Resource | None:
+    """A resource the status knows but the configuration no longer has (not a clone's
+    surplus instance, not a part of something we do not model yet): it is to be
+    stopped wherever it still runs."""
+    rid = lr.get("id", "")
+    if not rid or rid.split(":")[0] in known or any(rid.startswith(f"{k}-") for k in bundles):
+        return None
+    if not is_pcmk_true(cluster.options.get("stop-orphan-resources", "true")):
+        return None
+    rsc = Resource(id=rid, cls=lr.get("class", ""), provider=lr.get("provider"),
+                   type=lr.get("type", ""), orphan=True)
+    cluster.resources.append(rsc)
+    return rsc
+
+
 def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool,
-                 agent_changed: set[tuple[str, str]]) -> None:
+                 agent_changed: set[tuple[str, str]], known: set[str],
+                 bundles: set[str]) -> None:
     ops = lr.findall("lrm_rsc_op")
     rsc = history_owner(cluster, lr.get("id", ""), node.uname, running=True)
     if rsc is None:
-        return
+        rsc = _orphan(cluster, lr, known, bundles)
+        if rsc is None:
+            return
     if ops:
         for sibling in _clone_siblings(cluster, rsc):
             sibling.known_on.add(node.uname)
@@ -105,10 +134,12 @@ def unpack_status(root: etree._Element, cluster: Cluster) -> None:
     by_id = {n.id: n for n in cluster.nodes}
     stonith = is_pcmk_true(cluster.options.get("stonith-enabled", "true"))
     agent_changed: set[tuple[str, str]] = set()
+    known = configured_ids(root)
+    bundles = {b.get("id", "") for b in root.iterfind("configuration/resources/bundle")}
     for ns in root.findall("status/node_state"):
         node = by_id.get(ns.get("id", "")) or cluster.node(ns.get("uname", ""))
         if node is None:
             continue
         for lr in ns.findall("lrm/lrm_resources/lrm_resource"):
-            _replay_node(cluster, node, lr, stonith, agent_changed)
+            _replay_node(cluster, node, lr, stonith, agent_changed, known, bundles)
     _after_history(cluster, agent_changed)
