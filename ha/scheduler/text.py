@@ -43,11 +43,15 @@ def resource_line(rsc: Resource, indent: str = "    ") -> str:
         state = f"{'FAILED' if rsc.failed.get(nodes[0]) else rsc.role} {nodes[0]}"
     else:
         state = f"{rsc.role} [ {' '.join(nodes)} ]"
+    if rsc.orphan:
+        state = f"ORPHANED {state}"
     flags = []
     if rsc.target_role.lower() == "stopped":
         flags.append("disabled")
     if not rsc.managed:
         flags.append("unmanaged")
+    if rsc.blocked:
+        flags.append("blocked")
     suffix = f" ({', '.join(flags)})" if flags else ""
     return f"{indent}* {rsc.id}\t({rsc.agent}):\t {state}{suffix}"
 
