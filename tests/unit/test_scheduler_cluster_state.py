@@ -9,7 +9,7 @@ from lxml import etree
 
 from ha.scheduler import schedule
 from ha.scheduler.text import summary_lines
-from tests.unit.test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
+from test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
 
 STONITH = '<primitive id="fence" class="stonith" type="fence_dummy"/>'
 

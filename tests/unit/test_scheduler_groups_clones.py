@@ -8,7 +8,7 @@ from __future__ import annotations
 from lxml import etree
 
 from ha.scheduler import schedule
-from tests.unit.test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
+from test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
 
 
 def summary(root: etree._Element) -> list[tuple[str, str, str, str]]:

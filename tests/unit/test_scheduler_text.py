@@ -13,7 +13,7 @@ from ha.cli import simulate
 from ha.scheduler import schedule
 from ha.scheduler.model import Change
 from ha.scheduler.text import render, summary_lines
-from tests.unit.test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
+from test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
 
 
 def test_summary_columns_grow_with_the_longest_name_and_details() -> None:
@@ -90,3 +90,19 @@ def test_cli_refuses_what_is_not_xml(tmp_path: Path, capsys: pytest.CaptureFixtu
     args = parser.parse_args(["simulate", "-x", str(path)])
     assert args.func(args) == simulate.EXIT_INVALID
     assert "ha simulate" in capsys.readouterr().err
+
+
+def test_explain_names_the_scores_constraints_and_action(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "cib.xml"
+    path.write_bytes(etree.tostring(_example()))
+    parser = argparse.ArgumentParser()
+    simulate.add_parser(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(["explain", "B", "-x", str(path)])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "now: Started on node1" in out and "decided: stay stopped" in out
+    assert "target-role is Stopped" in out and "node2 cannot run resources (standby)" in out
+    assert "action: Stop (node1) due to node availability" in out
+    args = parser.parse_args(["explain", "nothing", "-x", str(path)])
+    assert args.func(args) == simulate.EXIT_NOSUCH

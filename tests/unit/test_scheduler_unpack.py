@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ha.scheduler.status import params_digest
 from ha.scheduler.unpack import unpack
-from tests.unit.test_scheduler_cibs import (
+from test_scheduler_cibs import (
     DIGEST_NO_PARAMS,
     cib,
     history,
