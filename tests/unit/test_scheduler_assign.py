@@ -7,10 +7,10 @@ on the same CIB.
 from __future__ import annotations
 
 from lxml import etree
+from test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
 
 from ha.scheduler import schedule
 from ha.scheduler.model import INFINITY, add_scores, parse_score
-from test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
 
 LOC_NODE1_50 = '<rsc_location id="l" rsc="A" node="node1" score="50"/>'
 A_ON_NODE2 = two_nodes("", history("A", op("A", "start")))

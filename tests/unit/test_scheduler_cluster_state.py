@@ -6,10 +6,10 @@ Every expected summary here was checked with Pacemaker 2.1.5's ``crm_simulate -x
 from __future__ import annotations
 
 from lxml import etree
+from test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
 
 from ha.scheduler import schedule
 from ha.scheduler.text import summary_lines
-from test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
 
 STONITH = '<primitive id="fence" class="stonith" type="fence_dummy"/>'
 

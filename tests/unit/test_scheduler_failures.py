@@ -6,9 +6,9 @@ Every expected summary here was checked with Pacemaker 2.1.5's ``crm_simulate -x
 from __future__ import annotations
 
 from lxml import etree
+from test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
 
 from ha.scheduler import schedule
-from test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
 
 
 def summary(root: etree._Element) -> list[tuple[str, str, str, str]]:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
 
 from ha.cli import simulate
 from ha.scheduler import schedule
 from ha.scheduler.model import Change
 from ha.scheduler.text import render, summary_lines
-from test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
 
 
 def test_summary_columns_grow_with_the_longest_name_and_details() -> None:

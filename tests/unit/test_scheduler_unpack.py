@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ha.scheduler.status import params_digest
-from ha.scheduler.unpack import unpack
 from test_scheduler_cibs import (
     DIGEST_NO_PARAMS,
     cib,
@@ -14,6 +12,9 @@ from test_scheduler_cibs import (
     prim,
     two_nodes,
 )
+
+from ha.scheduler.status import params_digest
+from ha.scheduler.unpack import unpack
 
 
 def test_online_offline_and_standby_nodes() -> None:
