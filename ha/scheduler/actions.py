@@ -43,7 +43,7 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
     if no_quorum in ("stop", "freeze") and rsc.cls != "stonith":
         return _without_quorum(rsc, no_quorum)
     if rsc.unrunnable is not None:
-        why = f"unrunnable {rsc.unrunnable} start"
+        why = f"unrunnable {rsc.unrunnable}"
         if not current:  # a clone instance's blocked start is not listed
             if dest is None or rsc.clone is not None:
                 return []
@@ -67,7 +67,7 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
                            "resource definition change")]
         if rsc.required is not None:
             return [Change("Restart", rsc.id, _details(rsc, origin, dest),
-                           f"required {rsc.required} start")]
+                           f"required {rsc.required}")]
         return []
     verb = "Recover" if failed else "Move"
     return [Change(verb, rsc.id, _details(rsc, origin, dest))]

@@ -128,6 +128,7 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
         if first is None or then is None or not _known(cluster, first) \
                 or not _known(cluster, then):
             continue
+        label = f"{first} running" if first in cluster.groups or first in cluster.clones else ""
         if first not in cluster.clones:
             first = cluster.members(first)[-1]
         if then not in cluster.clones:
@@ -136,7 +137,7 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
         cluster.orderings.append(Ordering(
             el.get("id", ""), first, then, el.get("first-action", "start"),
             el.get("then-action", el.get("first-action", "start")), kind,
-            el.get("symmetrical", "true").lower() not in ("false", "no", "0", "off")))
+            el.get("symmetrical", "true").lower() not in ("false", "no", "0", "off"), label))
 
 
 def _known(cluster: Cluster, rid: str) -> bool:

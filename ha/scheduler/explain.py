@@ -63,9 +63,9 @@ def _reasons(t: Transition, rid: str) -> list[str]:
         if rid in cl.members(o.then):
             why.append(f"starts after {o.first} ({o.kind}, {o.id})")
     if rsc.unrunnable:
-        why.append(f"it cannot start before {rsc.unrunnable}, which cannot start")
+        why.append(f"it must wait for {rsc.unrunnable}, which cannot happen")
     if rsc.required:
-        why.append(f"it must restart because {rsc.required} starts first")
+        why.append(f"it must restart after {rsc.required}")
     for member in cl.nodes:
         if not member.can_run and member.uname in rsc.allowed:
             state = ("unclean" if member.unclean else "standby" if member.standby

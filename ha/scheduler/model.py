@@ -113,9 +113,10 @@ class Resource:
     migration_threshold: int = 1_000_000
     #: in the status section only: no longer configured, so it is stopped
     orphan: bool = False
-    #: the resource whose unrunnable start makes this one's start unrunnable
+    #: the action ("rsc start", "group running") whose being unrunnable makes this
+    #: one's start unrunnable
     unrunnable: str | None = None
-    #: the resource whose start forces this one to restart
+    #: the action whose happening forces this one to restart
     required: str | None = None
     allowed: dict[str, int] = field(default_factory=dict)
     assigned: str | None = None
@@ -178,6 +179,13 @@ class Ordering:
     then_action: str = "start"
     kind: str = "Mandatory"
     symmetrical: bool = True
+    #: how reasons name first's action: "rsc start", or "group running" for a
+    #: group or clone, whose start is complete when all of it runs
+    first_label: str = ""
+
+    @property
+    def first_event(self) -> str:
+        return self.first_label or f"{self.first} {self.first_action}"
 
 
 @dataclass(frozen=True)

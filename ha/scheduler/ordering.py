@@ -54,15 +54,14 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                 if not runnable:
                     if then.running and not o.symmetrical:
                         continue  # only the start is ordered: what runs keeps running
+                    if then.assigned is None and then.running:
+                        continue  # it stops anyway, for want of a node
                     if then.unrunnable is None:
-                        then.unrunnable = o.first
+                        then.unrunnable = o.first_event
                         changed = True
                 elif starting is not None and then.required is None \
                         and then.unrunnable is None and then.assigned is not None \
                         and then.assigned in then.running:
-                    then.required = o.first if o.first in cluster.clones else starting.id
+                    then.required = o.first_label or f"{starting.id} start"
                     changed = True
 
-
-def unrunnable_reason(rsc: Resource) -> str:
-    return f"unrunnable {rsc.unrunnable} start"
