@@ -123,7 +123,8 @@ class History:
         not_installed = rc == OCF_NOT_INSTALLED or status == STATUS_NOT_INSTALLED
         if rc == OCF_NOT_CONFIGURED and status == STATUS_DONE:
             rsc.fatal = True
-        elif (rc in HARD_RCS and status == STATUS_DONE) or not_installed:
+        elif (rc in HARD_RCS and status == STATUS_DONE and not (rc == 3 and interval)) \
+                or not_installed:  # an unimplemented recurring action is a soft failure
             rsc.banned.add(self.uname)
         if task == "monitor" and interval == 0 and not_installed:
             self.role = None
