@@ -99,8 +99,64 @@ def unpack_locations(root: etree._Element, cluster: Cluster) -> None:
                         cluster.locations.append((member, node.uname, _rule_score(rule, node)))
 
 
+def _set_members(cluster: Cluster, rset: etree._Element) -> list[str]:
+    return [r.get("id", "") for r in rset.iterfind("resource_ref")
+            if _known(cluster, r.get("id", ""))]
+
+
+def _sequential(rset: etree._Element) -> bool:
+    return rset.get("sequential", "true").lower() not in ("false", "no", "0", "off")
+
+
+def colocation_sets(el: etree._Element, cluster: Cluster) -> None:
+    """Within a sequential colocation set each member is placed with the one before
+    it (like a group)."""
+    score = parse_score(el.get("score"))
+    for rset in el.iterfind("resource_set"):
+        if not _sequential(rset) or rset.get("role"):
+            continue
+        members = _set_members(cluster, rset)
+        for before, after in zip(members, members[1:], strict=False):
+            for d in cluster.members(after)[:1]:
+                cluster.colocations.append(Colocation(el.get("id", ""), d,
+                                                      cluster.members(before)[0], score))
+
+
+def order_sets(el: etree._Element, cluster: Cluster) -> None:
+    """A sequential order set starts its members one after the other; each set
+    (its last member, or all when not sequential) starts before the next set (its
+    first member, or all). Sets with require-all=false are not ordered yet."""
+    kind = _order_kind(el)
+    symmetrical = el.get("symmetrical", "true").lower() not in ("false", "no", "0", "off")
+    sets = [(rset, _set_members(cluster, rset)) for rset in el.iterfind("resource_set")]
+    if any(rset.get("require-all", "true").lower() in ("false", "no", "0") for rset, _ in sets):
+        return
+
+    def add(first: str, then: str, action: str, then_action: str) -> None:
+        label = f"{first} running" if first in cluster.groups or first in cluster.clones else ""
+        f = first if first in cluster.clones else cluster.members(first)[-1]
+        t = then if then in cluster.clones else cluster.members(then)[0]
+        cluster.orderings.append(Ordering(el.get("id", ""), f, t, action, then_action, kind,
+                                          symmetrical, label))
+
+    for rset, members in sets:
+        if _sequential(rset):
+            act = rset.get("action", "start")
+            for before, after in zip(members, members[1:], strict=False):
+                add(before, after, act, act)
+    for (s1, m1), (s2, m2) in zip(sets, sets[1:], strict=False):
+        firsts = m1[-1:] if _sequential(s1) else m1
+        thens = m2[:1] if _sequential(s2) else m2
+        for f in firsts:
+            for t in thens:
+                add(f, t, s1.get("action", "start"), s2.get("action", "start"))
+
+
 def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
     for el in root.findall("configuration/constraints/rsc_colocation"):
+        if el.find("resource_set") is not None:
+            colocation_sets(el, cluster)
+            continue
         dep, prim = el.get("rsc"), el.get("with-rsc")
         if dep is None or prim is None or el.get("rsc-role") or el.get("with-rsc-role"):
             continue
@@ -124,6 +180,9 @@ def _order_kind(el: etree._Element) -> str:
 
 def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
     for el in root.findall("configuration/constraints/rsc_order"):
+        if el.find("resource_set") is not None:
+            order_sets(el, cluster)
+            continue
         first, then = el.get("first"), el.get("then")
         if first is None or then is None or not _known(cluster, first) \
                 or not _known(cluster, then):
