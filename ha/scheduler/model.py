@@ -63,11 +63,13 @@ class Node:
     maintenance: bool = False
     unclean: bool = False
     unclean_reason: str | None = None
+    shutdown: bool = False
     attrs: dict[str, str] = field(default_factory=dict)
 
     @property
     def can_run(self) -> bool:
-        return self.online and not self.standby and not self.unclean and not self.maintenance
+        return (self.online and not self.standby and not self.unclean and not self.maintenance
+                and not self.shutdown)
 
 
 @dataclass

@@ -76,6 +76,8 @@ def unpack_nodes(root: etree._Element, stonith: bool = True) -> list[Node]:
         node.attrs.update(_nvpairs(transient, "instance_attributes"))
     for node in nodes:
         node.standby = is_pcmk_true(node.attrs.get("standby"))
+        # a node asked to shut down takes no resources and gives its own away
+        node.shutdown = node.attrs.get("shutdown", "0") not in ("0", "")
         node.maintenance = is_pcmk_true(node.attrs.get("maintenance"))
         node.attrs.setdefault("#uname", node.uname)
         node.attrs.setdefault("#id", node.id)
