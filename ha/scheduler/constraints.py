@@ -17,7 +17,11 @@ _OPS = {"lt", "gt", "lte", "gte", "eq", "ne", "defined", "not_defined"}
 def _compare(op: str, left: str, right: str, vtype: str | None) -> bool:
     a: object
     b: object
-    if vtype in ("number", "integer") or (vtype is None and _numeric(left) and _numeric(right)):
+    if vtype == "integer":
+        a, b = _leading_int(left), _leading_int(right)
+        if a is None or b is None:
+            return False
+    elif vtype == "number" or (vtype is None and _numeric(left) and _numeric(right)):
         try:
             a, b = float(left), float(right)
         except ValueError:
@@ -28,6 +32,20 @@ def _compare(op: str, left: str, right: str, vtype: str | None) -> bool:
         a, b = left, right
     return {"lt": a < b, "gt": a > b, "lte": a <= b, "gte": a >= b,  # type: ignore[operator]
             "eq": a == b, "ne": a != b}[op]
+
+
+def _leading_int(text: str) -> int | None:
+    """An integer as strtoll reads it: the leading digits ("3.6" is 3)."""
+    digits = ""
+    for i, ch in enumerate(text.strip()):
+        if ch.isdigit() or (i == 0 and ch in "+-"):
+            digits += ch
+        else:
+            break
+    try:
+        return int(digits)
+    except ValueError:
+        return None
 
 
 def _numeric(text: str) -> bool:

@@ -224,7 +224,7 @@ class Cluster:
     locations: list[tuple[str, str, int]] = field(default_factory=list)
     #: group id -> its members' ids, in order
     groups: dict[str, list[str]] = field(default_factory=dict)
-    #: template id -> the primitives made from it
+    #: template or tag id -> the primitives made from it, or tagged with it
     templates: dict[str, list[str]] = field(default_factory=dict)
     clones: dict[str, Clone] = field(default_factory=dict)
 

@@ -82,6 +82,7 @@ def unpack_nodes(root: etree._Element, stonith: bool = True) -> list[Node]:
         node.attrs.setdefault("#uname", node.uname)
         node.attrs.setdefault("#id", node.id)
         node.attrs.setdefault("#kind", "cluster")
+        node.attrs.setdefault("#is_dc", "true" if node.id == root.get("dc-uuid") else "false")
     return nodes
 
 
@@ -175,5 +176,8 @@ def unpack(root: etree._Element) -> Cluster:
         cluster.templates[t.get("id", "")] = [
             p.get("id", "") for p in root.iterfind("configuration/resources//primitive")
             if p.get("template") == t.get("id")]
+    for tag in root.findall("configuration/tags/tag"):  # a tag names several resources
+        cluster.templates[tag.get("id", "")] = [
+            m for ref in tag.iterfind("obj_ref") for m in cluster.members(ref.get("id", ""))]
     unpack_status(root, cluster)
     return cluster
