@@ -96,12 +96,17 @@ class Assigner:
         cl = self.cluster
         weights = dict(rsc.allowed)
         for c in cl.colocations:
-            if c.dependent == rsc.id:
+            if c.dependent == rsc.id and not self._in_progress(c.primary):
                 weights = self._apply_primary(weights, self._placed(c.primary), c.score)
         weights = self._merge_dependents(rsc, weights, {rsc.id})
         if rsc.stopping or rsc.fatal:
             weights = {u: -INFINITY for u in weights}
         return weights
+
+    def _in_progress(self, rid: str) -> bool:
+        """A colocation loop: ``rid`` is being assigned further up, so this
+        colocation is ignored (as Pacemaker breaks assignment loops)."""
+        return any(m in self.done and m not in self.scores for m in self.cluster.members(rid))
 
     def _placed(self, rid: str) -> set[str]:
         """Where ``rid`` (a primitive, or every instance of a clone) was placed."""

@@ -182,7 +182,8 @@ def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
             continue
         score = parse_score(el.get("score"))
         primary = prim if prim in cluster.clones else cluster.members(prim)[0]
-        dependents = cluster.members(dep) if dep in cluster.clones else cluster.members(dep)[:1]
+        several = dep in cluster.clones or dep in cluster.templates
+        dependents = cluster.members(dep) if several else cluster.members(dep)[:1]
         for d in dependents:
             cluster.colocations.append(Colocation(el.get("id", ""), d, primary, score))
 

@@ -142,7 +142,8 @@ class Resource:
     def stopping(self) -> bool:
         """It is to be stopped: target-role Stopped, or a failure with on-fail=stop."""
         return (self.orphan or self.target_role.lower() == "stopped"
-                or "stop" in self.on_fail.values())
+                or "stop" in self.on_fail.values()
+                or (len(self.running) > 1 and self.meta.get("multiple-active") == "stop_only"))
 
     @property
     def role(self) -> str:
