@@ -1,8 +1,10 @@
 """The scheduler: a CIB (configuration + status) in, a transition out.
 
 A pure function of its input and "now" (DESIGN.md rule 1), in Pacemaker's stages:
-unpack (nodes, resources, operation history) → unpack constraints → assign → create
-actions → apply orderings → build the graph and the Transition Summary.
+unpack (``unpack``, ``status``, ``history``, ``clones``) → unpack constraints
+(``constraints``) → assign (``assign``) → mandatory orderings (``ordering``) →
+create actions and apply orderings (``actions``) → the Transition Summary, with
+``text`` for crm_simulate's output, ``export`` for JSON and ``explain`` for words.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Stage 1, unpack: nodes, cluster options, resources and their current state.
+"""Stage 1, unpack: cluster options, nodes, resources (primitives, groups, clones,
+templates, tags), then their current state (``status.py``, ``history.py``).
 
-The current state of a resource on a node comes from its operation history
-(``lrm_rsc_op``), replayed in call-id order as Pacemaker does: a successful start or
-monitor means it runs there, a probe returning 7 (not running) or a successful stop
-means it does not, 8 means it runs promoted, anything else is a failure.
+Nodes are kept in Pacemaker's order (natural order of their names). A node is online
+when it is in the membership with its controller up and joined; it is unclean (to be
+fenced, when stonith is enabled) when it left the membership, or lost its
+controller, while expected to be a member. Meta attributes fall back to the
+group's or clone's, then to ``rsc_defaults``.
 """
 
 from __future__ import annotations
