@@ -31,8 +31,8 @@ def quorate(cib_root: etree._Element) -> bool:
 def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transition:
     """Schedule one CIB: where every resource should run and the actions to get there.
 
-    ``now`` is the date rules and failure timeouts are judged against; ``None`` means
-    the CIB's own ``execution-date`` where present (it is not read from any clock).
+    ``now`` is the date that date rules and failure-timeout will be judged against
+    (it is never read from a clock); neither is evaluated yet, so it is unused today.
     """
     cluster = unpack(cib_root)
     unpack_constraints(cib_root, cluster)
