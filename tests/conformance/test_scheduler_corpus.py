@@ -33,7 +33,7 @@ Line = tuple[str, str, str]
 
 def listed_cases() -> dict[str, str]:
     """name -> tier, for the cases ``cts-scheduler.in`` lists."""
-    listed = set(re.findall(r'^\s*\[\s*"([^"]+)"', (CORPUS / "cts-scheduler.in").read_text(),
+    listed = set(re.findall(r'^\s*(?:\[\s*)+"([^"]+)"', (CORPUS / "cts-scheduler.in").read_text(),
                             flags=re.M))
     tiers = {}
     for row in (CORPUS / "tiers.tsv").read_text().splitlines()[1:]:
