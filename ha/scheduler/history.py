@@ -130,8 +130,9 @@ class History:
             self.role = None
             return
         policy = on_fail(rsc, task, interval, self.stonith)
-        if policy == "ignore":
-            self.role = self.role or "Started"
+        if policy == "ignore":  # as if it had succeeded
+            self.role = (self.role or "Started") if task == "monitor" \
+                else _success_role(task, OCF_OK, self.role)
             return
         self.failed = True
         if self.role is None or task in ("start", "stop") or rc == OCF_NOT_RUNNING:
