@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "cluster": ("membership", "quorum", "stats", "group", "bench"),
     "keygen": ("keygen",),
     "cib": ("cib", "property"),
-    "simulate": ("simulate",),
+    "simulate": ("simulate", "explain"),
 }
 
 
