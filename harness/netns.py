@@ -8,15 +8,15 @@ equal; the subnet is configurable all the same so that addresses read unambiguou
 logs. Namespace names carry the pid and a per-process sequence number, so parallel
 pytest workers never clash.
 
-Faults are nftables rules inside the host's own namespace, all in one table
-(``table inet ha_fault``), one pair of base chains (input, output) per kind of fault so
-that each kind can be replaced on its own:
+Faults are kept as one ``harness.faults.NetFaults`` and rendered per host as the
+Docker harness renders them (``table inet ha_fault`` inside the host's own namespace,
+loaded atomically):
 
 - ``isolate(i)``: drop everything in and out except loopback;
-- ``partition(groups)``: every host drops traffic to and from hosts outside its group;
+- ``partition(groups)``: every host drops traffic from hosts outside its group;
 - ``loss(i, pct)``: drop ``pct`` % of packets in and out on ``eth0`` (``numgen random``;
   this kernel has no netem qdisc);
-- ``heal(i)``: delete the table (one host, or all).
+- ``heal(i)``: host ``i`` drops nothing any more (or every host, without ``i``).
 
 ``close()`` kills every process group it spawned and everything else still running in
 the lab's namespaces, then deletes the namespaces (their veths go with them); it is
@@ -38,10 +38,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import IO, Any
 
+from harness.faults import FaultError, NetFaults, groups_grudges, nft_script
+
 _SEQ = itertools.count(1)
-TABLE = "ha_fault"
 DEV = "eth0"
-_FAULT_CHAINS = ("iso", "part", "loss")
 
 _File = int | IO[Any] | None
 
@@ -77,6 +77,7 @@ class NetnsLab:
         self.bridge_ns = f"{self.name}-br"
         self._created: list[str] = []
         self._procs: dict[int, list[subprocess.Popen[bytes]]] = {i: [] for i in self.hosts}
+        self.faults = NetFaults()
         self._closed = False
         try:
             self._setup()
@@ -200,62 +201,50 @@ class NetnsLab:
         cp = self.run(i, ["nft", "-f", "-"], input=script, timeout=30.0)
         self._must(cp, f"nft on host {i}:\n{script}")
 
-    def _table(self) -> str:
-        lines = [f"add table inet {TABLE}"]
-        for kind in _FAULT_CHAINS:
-            for hook, prio in (("input", -10), ("output", -10)):
-                lines.append(f"add chain inet {TABLE} {kind}_{hook} "
-                             f"{{ type filter hook {hook} priority {prio}; policy accept; }}")
-        return "\n".join(lines) + "\n"
-
-    def _replace(self, i: int, kind: str, rules_in: Iterable[str],
-                 rules_out: Iterable[str]) -> None:
-        script = [self._table(), f"flush chain inet {TABLE} {kind}_input",
-                  f"flush chain inet {TABLE} {kind}_output"]
-        script += [f"add rule inet {TABLE} {kind}_input {r}" for r in rules_in]
-        script += [f"add rule inet {TABLE} {kind}_output {r}" for r in rules_out]
-        self._nft(i, "\n".join(script) + "\n")
+    def _apply(self, hosts: Iterable[int]) -> None:
+        """Load the faults in force on ``hosts`` (one atomic nftables file each)."""
+        addrs = {h: self.addr(h) for h in self.hosts}
+        for h in hosts:
+            self._nft(h, nft_script(h, self.faults, addrs, DEV))
 
     def isolate(self, i: int) -> None:
         """Host ``i`` drops every packet in and out, except on loopback."""
-        self._replace(i, "iso", ['iifname != "lo" drop'], ['oifname != "lo" drop'])
+        self._check_host(i)
+        self.faults.isolated.add(i)
+        self._apply([i])
 
     def partition(self, groups: Sequence[Sequence[int]]) -> None:
-        """Each host drops traffic to and from the hosts outside its group.
-
-        Replaces an earlier partition; a host named in no group is cut off from all.
-        """
-        group_of: dict[int, set[int]] = {}
-        for g in groups:
-            for h in g:
-                self._check_host(h)
-                if h in group_of:
-                    raise ValueError(f"host {h} is in two groups")
-                group_of[h] = set(g)
-        for i in self.hosts:
-            mine = group_of.get(i, {i})
-            others = [self.addr(h) for h in self.hosts if h not in mine]
-            if not others:
-                self._replace(i, "part", [], [])
-                continue
-            s = "{ " + ", ".join(others) + " }"
-            self._replace(i, "part", [f"ip saddr {s} drop"], [f"ip daddr {s} drop"])
+        """Each host drops traffic from the hosts outside its group (grudges, as
+        harness.faults renders them). Replaces an earlier partition; a host named in no
+        group is cut off from all."""
+        try:
+            self.faults.grudges = groups_grudges(groups, list(self.hosts))
+        except FaultError as e:
+            raise ValueError(str(e).replace("partition: node", "host")) from None
+        self._apply(self.hosts)
 
     def loss(self, i: int, percent: float) -> None:
         """Drop ``percent`` % of packets in and out on host ``i``'s ``eth0`` (0 removes)."""
         if not 0 <= percent <= 100:
             raise ValueError(f"percent must be in 0..100, got {percent}")
-        cut = round(percent * 100)
-        if cut == 0:
-            self._replace(i, "loss", [], [])
-            return
-        rule = f"numgen random mod 10000 < {cut} drop"
-        self._replace(i, "loss", [f'iifname "{DEV}" {rule}'], [f'oifname "{DEV}" {rule}'])
+        self._check_host(i)
+        if percent:
+            self.faults.node_loss[i] = percent
+        else:
+            self.faults.node_loss.pop(i, None)
+        self._apply([i])
 
     def heal(self, i: int | None = None) -> None:
-        """Remove every fault rule from host ``i``, or from all hosts."""
-        for h in self.hosts if i is None else [i]:
-            self._nft(h, f"add table inet {TABLE}\ndelete table inet {TABLE}\n")
+        """Remove every fault rule from host ``i`` (what it drops), or from all hosts."""
+        if i is None:
+            self.faults.heal("all")
+            self._apply(self.hosts)
+            return
+        self._check_host(i)
+        self.faults.isolated.discard(i)
+        self.faults.node_loss.pop(i, None)
+        self.faults.grudges = {(a, b) for a, b in self.faults.grudges if b != i}
+        self._apply([i])
 
     # -- teardown ---------------------------------------------------------------------
 
