@@ -13,11 +13,11 @@ Configuration writes need quorum: the origin refuses them when its node is not q
 same way. Status writes do not need quorum.
 
 Joins and merges — *sync*. When the group's membership gains nodes, every member
-multicasts a vote (its version and digest, for the member list it saw). Once a member
-has the votes of every member of that list, the winner is picked the same way on every
-replica (``versions.winner``: highest (admin_epoch, epoch, num_updates), then the
-tie-break documented there), and the winner multicasts its whole CIB; every replica
-takes it (versions never go backwards: the winner's is the highest). Updates delivered
+multicasts a vote (its version and the ring of its last quorate configuration change,
+for the member list it saw). Once a member has the votes of every member of that list,
+the winner is picked the same way on every replica (``winner``: the latest such ring,
+then ``versions.winner``), and the winner multicasts its whole CIB; every replica takes
+it with the highest version voted (so versions never go backwards). Updates delivered
 while a sync is under way are refused with "sync in progress" (deterministically: all
 replicas see them at the same place in the order); the daemon retries them. After the
 copy is taken, each node announces its own ``node_state`` again — the status section is
@@ -37,7 +37,7 @@ from typing import Any
 
 from lxml import etree
 
-from ha.cib import ops
+from ha.cib import ops, versions
 from ha.cib.versions import bump, digest, set_version, version
 from ha.cib.xml import CibError, empty, parse, serialise
 
@@ -75,8 +75,8 @@ def winner(votes: dict[int, tuple[tuple[int, int, int], int]]) -> int:
     a change: see ``_on_update``) — then the highest (admin_epoch, epoch, num_updates),
     then the lowest node id. Every replica then sets the copy's version to the highest
     version voted, so versions never go backwards anywhere."""
-    best = max((ring, v) for v, ring in votes.values())
-    return min(n for n, (v, ring) in votes.items() if (ring, v) == best)
+    latest = max(ring for _, ring in votes.values())
+    return versions.winner([(n, v, "") for n, (v, ring) in votes.items() if ring == latest])
 
 
 def encode(kind: str, head: dict[str, Any], body: bytes = b"") -> bytes:
