@@ -26,8 +26,8 @@ from harness.faults import (
     describe,
     groups_grudges,
     halves,
+    load,
     majority_ring,
-    nft_script,
     oneway,
     parse_groups,
     parse_nodes,
@@ -73,13 +73,9 @@ def load_faults(c: Any) -> NetFaults:
 
 def apply_faults(c: Any, faults: NetFaults) -> list[str]:
     """Load ``faults`` on every running node; save them; the nodes it could not reach."""
-    addrs = {n: c.addr(n) for n in c.nodes}
-    skipped = []
-    for n in c.nodes:
-        if c.running(n):
-            c.nft(n, nft_script(n, faults, addrs))
-        else:
-            skipped.append(f"n{n}")
+    up = [n for n in c.nodes if c.running(n)]
+    load(c.nft, faults, {n: c.addr(n) for n in c.nodes}, up)
+    skipped = [f"n{n}" for n in c.nodes if n not in up]
     _faults_file(c).write_text(json.dumps(faults.to_json()) + "\n", encoding="utf-8")
     return skipped
 

@@ -26,7 +26,7 @@ directions between two nodes), by ``numgen random`` since this kernel has no net
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 TABLE = "ha_fault"
@@ -219,6 +219,14 @@ def nft_script(node: int, faults: NetFaults, addr: Mapping[int, str], dev: str =
             lines.append("  }")
         lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def load(nft: Callable[[int, str], None], faults: NetFaults, addr: Mapping[int, str],
+         hosts: Iterable[int], dev: str = "eth0") -> None:
+    """Put ``faults`` in force on each of ``hosts`` with ``nft(host, script)`` (whatever
+    runs ``nft -f -`` in that host's namespace: the lab's, a container's)."""
+    for h in hosts:
+        nft(h, nft_script(h, faults, addr, dev))
 
 
 def describe(faults: NetFaults) -> list[str]:

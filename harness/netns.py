@@ -38,7 +38,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import IO, Any
 
-from harness.faults import FaultError, NetFaults, groups_grudges, nft_script
+from harness.faults import FaultError, NetFaults, groups_grudges
+from harness.faults import load as load_faults
 
 _SEQ = itertools.count(1)
 DEV = "eth0"
@@ -203,9 +204,7 @@ class NetnsLab:
 
     def _apply(self, hosts: Iterable[int]) -> None:
         """Load the faults in force on ``hosts`` (one atomic nftables file each)."""
-        addrs = {h: self.addr(h) for h in self.hosts}
-        for h in hosts:
-            self._nft(h, nft_script(h, self.faults, addrs, DEV))
+        load_faults(self._nft, self.faults, {h: self.addr(h) for h in self.hosts}, hosts, DEV)
 
     def isolate(self, i: int) -> None:
         """Host ``i`` drops every packet in and out, except on loopback."""

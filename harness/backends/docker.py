@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends import Backend, Unsupported
-from harness.faults import NetFaults, nft_script
+from harness.faults import NetFaults, load
 
 
 def netem_on(c: Any, n: int, delay_ms: float, jitter_ms: float, duplicate: float,
@@ -131,14 +131,12 @@ class DockerBackend(Backend):
     def start_daemon(self, n: int) -> None:
         self.cluster.start_daemon(n)
 
-    def _load_faults(self, n: int) -> None:
-        addrs = {m: self.cluster.addr(m) for m in self.nodes}
-        self.cluster.nft(n, nft_script(n, self._faults, addrs))
+    def _load_faults(self, *hosts: int) -> None:
+        load(self.cluster.nft, self._faults, {m: self.cluster.addr(m) for m in self.nodes}, hosts)
 
     def set_faults(self, faults: NetFaults) -> None:
         self._faults = faults.copy()
-        for n in sorted(self._up):
-            self._load_faults(n)
+        self._load_faults(*sorted(self._up))
 
     def netem(self, n: int, delay_ms: float, jitter_ms: float, duplicate: float,
               reorder: float) -> str:
