@@ -177,9 +177,7 @@ def ha_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         build(progress=lambda s: None)
     runs = request.config.getoption("--ha-runs")
     name = request.node.name.replace("[", "-").replace("]", "")[:60]
-    sc_stub = Scenario(name=name, description="", file="", nodes=[], totem={}, quorum={},
-                       steps=[], checks=[])
-    run_dir = run_dir_for(sc_stub, backend, kw.get("seed", 1), runs) if runs else tmp_path
+    run_dir = run_dir_for(name, "", backend, kw.get("seed", 1), runs) if runs else tmp_path
     cluster = LiveCluster(backend, int(kw.pop("nodes", 3)), run_dir, name=name, **kw)
     try:
         yield cluster

@@ -211,18 +211,20 @@ class Run:
         }
 
 
-def run_dir_for(sc: Scenario, backend_name: str, seed: int, runs_dir: str | Path) -> Path:
+def run_dir_for(name: str, source: str, backend_name: str, seed: int,
+                runs_dir: str | Path) -> Path:
+    """A new ``runs/<name>/<timestamp>-<backend>-s<seed>/`` holding the scenario text."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
-    d = Path(runs_dir) / sc.name / f"{stamp}-{backend_name}-s{seed}"
+    d = Path(runs_dir) / name / f"{stamp}-{backend_name}-s{seed}"
     d.mkdir(parents=True, exist_ok=True)
-    (d / "scenario.yaml").write_text(sc.source, encoding="utf-8")
+    (d / "scenario.yaml").write_text(source, encoding="utf-8")
     return d
 
 
 def run(sc: Scenario, backend_name: str = "sim", seed: int = 1, runs_dir: str | Path = "runs",
         keep: str = "never", progress: Callable[[str], None] = print) -> tuple[dict[str, Any], Path]:
     """Run ``sc``; ``keep`` is never, failed or always (Docker: leave the cluster up)."""
-    run_dir = run_dir_for(sc, backend_name, seed, runs_dir)
+    run_dir = run_dir_for(sc.name, sc.source, backend_name, seed, runs_dir)
     backend = make(backend_name, sc, seed, run_dir)
     r = Run(sc, backend, seed, progress)
     steps_ok = False
