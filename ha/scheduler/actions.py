@@ -90,7 +90,10 @@ class ActionGraph:
     def __init__(self) -> None:
         self.actions: list[Action] = []
         self.edges: list[tuple[int, int]] = []
+        self._edge_set: set[tuple[int, int]] = set()
         self._by_key: dict[tuple[str, str, str, int], Action] = {}
+        #: (resource, task) -> its non-recurring actions, so lookups stay O(1)
+        self._by_task: dict[tuple[str, str], list[Action]] = {}
 
     def add(self, rsc: str, task: str, node: str, interval_ms: int = 0) -> Action:
         key = (rsc, task, node, interval_ms)
@@ -98,15 +101,18 @@ class ActionGraph:
             action = Action(len(self.actions), rsc, task, node, interval_ms)
             self.actions.append(action)
             self._by_key[key] = action
+            if interval_ms == 0:
+                self._by_task.setdefault((rsc, task), []).append(action)
         return self._by_key[key]
 
     def find(self, rsc: str, task: str) -> list[Action]:
-        return [a for a in self.actions if a.resource == rsc and a.task == task
-                and a.interval_ms == 0]
+        return list(self._by_task.get((rsc, task), ()))
 
     def order(self, first: Action, then: Action) -> None:
-        if (first.id, then.id) not in self.edges:
-            self.edges.append((first.id, then.id))
+        edge = (first.id, then.id)
+        if edge not in self._edge_set:
+            self._edge_set.add(edge)
+            self.edges.append(edge)
 
 
 def create_actions(cluster: Cluster, order: list[Resource]) -> ActionGraph:

@@ -13,8 +13,8 @@ Rules kept (Pacemaker's, for primitives):
   in proportion to the colocation score, unless that would leave no node usable;
 - only nodes that are online, not standby, not in maintenance and with a score of 0 or
   more can run a resource; among equal scores the node with fewer resources
-  assigned so far wins, then the node the resource is active on, then the node first
-  in name order.
+  assigned so far wins, then the node the resource is active on, then the node whose
+  name sorts first byte by byte (strcmp).
 """
 
 from __future__ import annotations
@@ -189,14 +189,15 @@ class Assigner:
     def _choose(self, rsc: Resource, weights: dict[str, int]) -> str | None:
         if not rsc.managed or rsc.blocked:
             return next(iter(rsc.running), None)
-        order = [n.uname for n in self.cluster.nodes]
         candidates = [u for u, w in weights.items()
                       if w >= 0 and (n := self.cluster.node(u)) is not None and n.can_run]
         if not candidates:
             return None
         best = max(weights[u] for u in candidates)
         tied = [u for u in candidates if weights[u] == best]
-        return min(tied, key=lambda u: (self.load[u], u not in rsc.running, order.index(u)))
+        # Pacemaker's final tie-break is strcmp on the node names (byte order, so
+        # "node10" sorts before "node2"), not the natural order nodes are listed in
+        return min(tied, key=lambda u: (self.load[u], u not in rsc.running, u.encode()))
 
 
 def assign(cluster: Cluster) -> list[tuple[str, str, int]]:

@@ -228,6 +228,9 @@ class Cluster:
     #: template or tag id -> the primitives made from it, or tagged with it
     templates: dict[str, list[str]] = field(default_factory=dict)
     clones: dict[str, Clone] = field(default_factory=dict)
+    _rsc_index: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
+    _rsc_indexed: int = field(default=-1, repr=False, compare=False)
+    _node_index: dict[str, Node] = field(default_factory=dict, repr=False, compare=False)
 
     def members(self, rid: str) -> list[str]:
         """The primitives a constraint on ``rid`` applies to (a group's members, a
@@ -237,10 +240,22 @@ class Cluster:
         return self.groups.get(rid) or self.templates.get(rid) or [rid]
 
     def node(self, uname: str) -> Node | None:
-        return next((n for n in self.nodes if n.uname == uname), None)
+        index = self._node_index
+        if len(index) != len(self.nodes):
+            index.clear()
+            index.update((n.uname, n) for n in reversed(self.nodes))
+        return index.get(uname)
 
     def resource(self, rid: str) -> Resource | None:
-        return next((r for r in self.resources if r.id == rid), None)
+        # an index, rebuilt whenever resources were added (orphans, instances), so
+        # lookups stay O(1) on CIBs of thousands of resources
+        index = self._rsc_index
+        if self._rsc_indexed != len(self.resources):
+            index.clear()
+            index.update((r.id, r) for r in reversed(self.resources))
+            self._rsc_indexed = len(self.resources)
+        found = index.get(rid)
+        return found if found is not None and found.id == rid else None
 
 
 @dataclass
