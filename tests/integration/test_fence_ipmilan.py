@@ -1,0 +1,170 @@
+"""fence_ipmilan (Debian's fence-agents) through the project's fence runner against a
+virtual BMC (OpenIPMI's ipmi_sim, harness.bmc) whose chassis power really kills and
+starts a process — or, marked docker, a container.
+
+Device parameters as the issue prescribes: lanplus=1 with cipher=3, power_wait=0, and
+pcmk_host_list naming the one node the BMC powers (it is a fencer option: never passed
+to the agent, which ignores plug anyway).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ha.runtime.fence_runner import FenceResult, run_fence_agent_sync
+from harness.bmc import ContainerNode, ProcessNode, VirtualBMC
+from harness.sleeper_image import ImageUnavailable, sleeper_image
+
+_missing = [p for p in ("ipmi_sim", "ipmitool") if shutil.which(p) is None]
+if not os.access("/usr/sbin/fence_ipmilan", os.X_OK) and shutil.which("fence_ipmilan") is None:
+    _missing.append("fence_ipmilan")
+pytestmark = pytest.mark.skipif(
+    bool(_missing), reason=f"needs {', '.join(_missing)} (Debian: openipmi ipmitool fence-agents)")
+
+NODE = "node1"
+
+
+def fence(bmc: VirtualBMC, action: str, **overrides: str) -> FenceResult:
+    params = {**bmc.fence_params(), "pcmk_host_list": NODE, **overrides}
+    return run_fence_agent_sync("fence_ipmilan", params, action, NODE, timeout=60,
+                                host_arg="plug")
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a killed orphan may linger as one)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture
+def bmc(tmp_path: Path) -> Iterator[VirtualBMC]:
+    with VirtualBMC(tmp_path / "bmc", ProcessNode(("sleep", "1000000")), name=NODE) as b:
+        yield b
+
+
+def test_status_reports_a_running_node_on(bmc: VirtualBMC) -> None:
+    r = fence(bmc, "status")
+    assert (r.rc, r.timed_out) == (0, False), r
+    assert "Status: ON" in r.stdout
+    assert bmc.power_log() == []          # a status changes nothing
+
+
+def test_off_kills_the_node_process(bmc: VirtualBMC) -> None:
+    pid = bmc.node_pid()
+    assert pid is not None and alive(pid)
+    r = fence(bmc, "off")
+    assert r.rc == 0, r
+    assert not alive(pid)
+    assert bmc.power_log() == ["set power 0"]
+    status = fence(bmc, "status")
+    assert status.rc == 2 and "Status: OFF" in status.stdout, status
+
+
+def test_on_starts_the_node_again(bmc: VirtualBMC) -> None:
+    assert fence(bmc, "off").rc == 0
+    assert bmc.node_pid() is None
+    r = fence(bmc, "on")
+    assert r.rc == 0, r
+    pid = bmc.node_pid()
+    assert pid is not None and alive(pid)
+    assert len(bmc.boots()) == 2          # booted at start, and again now
+    assert fence(bmc, "status").rc == 0
+
+
+def test_reboot_replaces_the_node_process(bmc: VirtualBMC) -> None:
+    before = bmc.node_pid()
+    assert before is not None
+    r = fence(bmc, "reboot")
+    assert r.rc == 0, r
+    after = bmc.node_pid()
+    assert after is not None and after != before
+    assert not alive(before) and alive(after)
+    assert bmc.power_log() == ["set power 0", "set power 1"]
+
+
+def test_off_of_a_node_already_off_succeeds_without_power_request(bmc: VirtualBMC) -> None:
+    assert fence(bmc, "off").rc == 0
+    r = fence(bmc, "off")
+    assert r.rc == 0, r
+    assert bmc.power_log() == ["set power 0"]
+
+
+def test_wrong_password_fails_and_leaves_the_node_alone(bmc: VirtualBMC) -> None:
+    pid = bmc.node_pid()
+    r = fence(bmc, "off", password="not-the-password")
+    assert r.rc not in (0, 2) and not r.timed_out, r
+    assert "Failed" in r.stderr or "Unable" in r.stderr, r.stderr
+    assert bmc.node_pid() == pid and bmc.power_log() == []
+
+
+def test_pcmk_options_do_not_reach_the_agent(bmc: VirtualBMC) -> None:
+    # fence_ipmilan refuses options it does not know; pcmk_host_list and pcmk_off_timeout
+    # would make it fail if the runner passed them on.
+    r = fence(bmc, "status", pcmk_off_timeout="30", pcmk_host_check="static-list")
+    assert r.rc == 0, r
+
+
+# ---- the node is a Docker container ------------------------------------------------
+
+def _docker_ok() -> str | None:
+    try:
+        sleeper_image()
+    except ImageUnavailable as e:
+        return str(e)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"docker: {e}"
+    return None
+
+
+def _running(name: str) -> bool:
+    r = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", name],
+                       capture_output=True, text=True)
+    return r.stdout.strip() == "true"
+
+
+@pytest.fixture
+def container_bmc(tmp_path: Path) -> Iterator[tuple[VirtualBMC, str]]:
+    why = _docker_ok()
+    if why:
+        pytest.skip(f"no container to fence: {why}")
+    image, cmd = sleeper_image()
+    name = f"hastack-fence-ipmi-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "--label", "hastack.test=fencing",
+                    image, *cmd], check=True, capture_output=True)
+    try:
+        with VirtualBMC(tmp_path / "bmc", ContainerNode(name), name=NODE) as b:
+            yield b, name
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+@pytest.mark.docker
+def test_bmc_powers_a_container_off_on_and_reboots_it(
+        container_bmc: tuple[VirtualBMC, str]) -> None:
+    bmc, name = container_bmc
+    assert fence(bmc, "status").rc == 0 and _running(name)
+    r = fence(bmc, "off")
+    assert r.rc == 0, r
+    assert not _running(name)
+    assert fence(bmc, "status").rc == 2
+    r = fence(bmc, "on")
+    assert r.rc == 0, r
+    assert _running(name)
+    started = subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", name],
+                             capture_output=True, text=True).stdout
+    r = fence(bmc, "reboot")
+    assert r.rc == 0, r
+    assert _running(name)
+    assert subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", name],
+                          capture_output=True, text=True).stdout != started
+    assert bmc.power_log() == ["set power 0", "set power 1", "set power 0", "set power 1"]
