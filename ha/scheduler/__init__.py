@@ -16,6 +16,7 @@ from lxml import etree
 from ha.scheduler.actions import apply_orderings, create_actions, fencing, summarise
 from ha.scheduler.assign import Assigner, assign
 from ha.scheduler.constraints import unpack_constraints
+from ha.scheduler.migration import block_migrations, mark_migrations
 from ha.scheduler.model import Cluster, Transition
 from ha.scheduler.ordering import apply_mandatory_orders
 from ha.scheduler.unpack import unpack
@@ -38,7 +39,9 @@ def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transitio
     unpack_constraints(cib_root, cluster)
     scores = assign(cluster)
     order = Assigner(cluster).order()
+    mark_migrations(cluster)
     apply_mandatory_orders(cluster)
+    block_migrations(cluster)
     graph = create_actions(cluster, order)
     apply_orderings(cluster, graph)
     unclean = frozenset(n.uname for n in cluster.nodes if n.unclean)

@@ -69,8 +69,10 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
             return [Change("Restart", rsc.id, _details(rsc, origin, dest),
                            f"required {rsc.required}")]
         return []
+    if rsc.migrating:
+        return [Change("Migrate", rsc.id, _details(rsc, origin, dest))]
     verb = "Recover" if failed else "Move"
-    return [Change(verb, rsc.id, _details(rsc, origin, dest))]
+    return [Change(verb, rsc.id, _details(rsc, origin, dest), rsc.move_reason)]
 
 
 def _without_quorum(rsc: Resource, policy: str) -> list[Change]:

@@ -122,6 +122,12 @@ class Resource:
     required: str | None = None
     allowed: dict[str, int] = field(default_factory=dict)
     assigned: str | None = None
+    #: it moves to ``assigned`` by live migration (migrate_to, migrate_from)
+    migrating: bool = False
+    #: why a move that could have migrated is a stop and start instead
+    move_reason: str = ""
+    #: a start is in flight (recorded pending)
+    start_pending: bool = False
     #: the group this primitive is a member of
     group: str | None = None
     #: the clone this primitive is an instance of, and the id its history uses

@@ -20,6 +20,8 @@ def starts(rsc: Resource) -> bool:
     """Whether the transition will start ``rsc`` somewhere."""
     if not rsc.managed or rsc.blocked or rsc.unrunnable or rsc.assigned is None:
         return False
+    if rsc.migrating:  # a migration's start does not make what follows it restart
+        return False
     dest = rsc.assigned
     return (dest not in rsc.running or len(rsc.running) > 1 or rsc.failed.get(dest, False)
             or dest in rsc.changed_on or rsc.required is not None)

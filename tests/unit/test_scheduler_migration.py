@@ -1,0 +1,60 @@
+"""Live migration: "Migrate" instead of "Move" for resources with allow-migrate, and
+when a migration is given up for a stop and start.
+
+Every expected summary here was checked with Pacemaker 2.1.5's ``crm_simulate -x FILE -S``.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+from test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
+
+from ha.scheduler import schedule
+
+MIGRATE = nv("allow-migrate", "true")
+
+
+def summary(root: etree._Element) -> list[tuple[str, str, str, str]]:
+    return [(c.verb, c.resource, c.details, c.reason) for c in schedule(root).changes]
+
+
+def ban(rid: str, node: str) -> str:
+    return f'<rsc_location id="ban-{rid}" rsc="{rid}" node="{node}" score="-INFINITY"/>'
+
+
+def order(first: str, then: str) -> str:
+    return f'<rsc_order id="o-{first}-{then}" first="{first}" then="{then}"/>'
+
+
+def test_a_migratable_resource_moving_migrates() -> None:
+    root = cib(["node1", "node2"], prim("A", MIGRATE), ban("A", "node1"),
+               two_nodes(history("A", op("A", "start"))))
+    assert summary(root) == [("Migrate", "A", "node1 -> node2", "")]
+
+
+def test_without_allow_migrate_it_moves() -> None:
+    root = cib(["node1", "node2"], prim("A"), ban("A", "node1"),
+               two_nodes(history("A", op("A", "start"))))
+    assert summary(root) == [("Move", "A", "node1 -> node2", "")]
+
+
+def test_a_failed_resource_is_recovered_not_migrated() -> None:
+    root = cib(["node1", "node2"], prim("A", MIGRATE), ban("A", "node1"),
+               two_nodes(history("A", op("A", "start", rc=1))))
+    assert summary(root) == [("Recover", "A", "node1 -> node2", "")]
+
+
+def test_a_migrating_first_does_not_restart_what_follows() -> None:
+    root = cib(["node1", "node2"], prim("A", MIGRATE) + prim("B"),
+               ban("A", "node1") + order("A", "B")
+               + '<rsc_location id="l-B" rsc="B" node="node2" score="100"/>',
+               two_nodes(history("A", op("A", "start")), history("B", op("B", "start"))))
+    assert summary(root) == [("Migrate", "A", "node1 -> node2", "")]
+
+
+def test_after_a_first_moving_by_stop_and_start_it_cannot_migrate() -> None:
+    root = cib(["node1", "node2"], prim("A") + prim("B", MIGRATE),
+               ban("A", "node1") + ban("B", "node1") + order("A", "B"),
+               two_nodes(history("A", op("A", "start")) + history("B", op("B", "start"))))
+    assert summary(root) == [("Move", "A", "node1 -> node2", ""),
+                             ("Move", "B", "node1 -> node2", "unrunnable A stop")]
