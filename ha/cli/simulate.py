@@ -4,6 +4,9 @@
 
     ha simulate -x FILE.xml            # current cluster status + Transition Summary
     ha simulate -x FILE.xml -s         # ... with the allocation scores
+    ha simulate -x FILE.xml -S         # ... then run it in simulation: executed actions
+                                       #     and the revised cluster status
+    ha simulate -x FILE.xml -G graph.xml -D graph.dot   # the transition graph
     ha simulate -x FILE.xml --output-as json
     ha explain RESOURCE -x FILE.xml    # why it is where it is, or stopped
 
@@ -17,12 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ha.cib.xml import CibError, parse
 from ha.scheduler import schedule
+from ha.scheduler.execute import run_graph
 from ha.scheduler.explain import explain
-from ha.scheduler.export import transition_dict
+from ha.scheduler.export import graph_dict, transition_dict
+from ha.scheduler.graph import build_graph, graph_dot, graph_xml
 from ha.scheduler.model import Transition
 from ha.scheduler.text import render
 
@@ -56,14 +62,37 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write(path: str, text: str) -> bool:
+    try:
+        Path(path).write_text(text)
+    except OSError as e:
+        print(f"ha simulate: {path}: {e.strerror}", file=sys.stderr)
+        return False
+    return True
+
+
 def _simulate(args: argparse.Namespace) -> int:
     transition = _load(args, "simulate")
     if isinstance(transition, int):
         return transition
+    graph = build_graph(transition)
+    if args.save_graph and not _write(args.save_graph, graph_xml(graph)):
+        return EXIT_ERROR
+    if args.save_dotfile and not _write(args.save_dotfile, graph_dot(graph)):
+        return EXIT_ERROR
+    run = run_graph(transition.cluster, graph) if args.simulate else None
     if args.output_as == "json":
-        print(json.dumps(transition_dict(transition), indent=1))
+        out = transition_dict(transition)
+        out["graph"] = graph_dict(graph)
+        if run is not None:
+            out["executed"] = [a.label for a in run.executed]
+            out["not_executed"] = [a.label for a in run.stuck]
+            out["revised"] = transition_dict(replace(transition, cluster=run.revised))["nodes"]
+            out["revised_resources"] = transition_dict(
+                replace(transition, cluster=run.revised))["resources"]
+        print(json.dumps(out, indent=1))
     else:
-        sys.stdout.write(render(transition, show_scores=args.show_scores))
+        sys.stdout.write(render(transition, show_scores=args.show_scores, run=run))
     return 0
 
 
@@ -73,6 +102,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--show-scores", "-s", action="store_true", help="print allocation scores")
     p.add_argument("--run", "-R", action="store_true",
                    help="accepted for crm_simulate compatibility (always done)")
+    p.add_argument("--simulate", "-S", action="store_true",
+                   help="also run the transition in simulation: executed actions and "
+                        "the revised status")
+    p.add_argument("--save-graph", "-G", metavar="FILE",
+                   help="write the transition graph as Pacemaker's graph XML")
+    p.add_argument("--save-dotfile", "-D", metavar="FILE",
+                   help="write the transition graph in DOT")
     p.add_argument("--output-as", choices=("text", "json"), default="text")
     p.set_defaults(func=_simulate)
     e = sub.add_parser("explain", help="why a resource is where it is, or stopped")

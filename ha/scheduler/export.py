@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ha.scheduler.graph import TransitionGraph
 from ha.scheduler.model import Transition, score_text
 
 
@@ -24,4 +25,16 @@ def transition_dict(t: Transition) -> dict[str, Any]:
         "actions": [{"id": a.id, "resource": a.resource, "task": a.task, "node": a.node,
                      "interval_ms": a.interval_ms} for a in t.actions],
         "edges": [{"first": f, "then": n} for f, n in t.edges],
+    }
+
+
+def graph_dict(g: TransitionGraph) -> dict[str, Any]:
+    """The transition graph for a controller: every action with what it needs to run
+    it (node, operation, interval, timeout, parameters, meta) and its inputs."""
+    return {
+        "options": g.options,
+        "actions": [{"id": a.id, "kind": a.kind, "operation": a.operation, "key": a.key,
+                     "node": a.node, "resource": a.resource, "interval_ms": a.interval_ms,
+                     "timeout_ms": a.timeout_ms, "params": a.params, "meta": a.meta,
+                     "inputs": a.inputs} for a in g.actions],
     }

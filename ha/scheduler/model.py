@@ -81,6 +81,8 @@ class Op:
     role: str | None = None
     on_fail: str | None = None
     params: dict[str, str] = field(default_factory=dict)
+    #: the op's own timeout (``timeout``), None when it inherits op_defaults / 20 s
+    timeout_ms: int | None = None
 
 
 @dataclass
@@ -234,6 +236,8 @@ class Cluster:
     #: template or tag id -> the primitives made from it, or tagged with it
     templates: dict[str, list[str]] = field(default_factory=dict)
     clones: dict[str, Clone] = field(default_factory=dict)
+    #: ``op_defaults`` meta attributes (timeout, …)
+    op_defaults: dict[str, str] = field(default_factory=dict)
     _rsc_index: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
     _rsc_indexed: int = field(default=-1, repr=False, compare=False)
     _node_index: dict[str, Node] = field(default_factory=dict, repr=False, compare=False)

@@ -8,6 +8,7 @@ details; both are settled over all lines before any is printed.
 
 from __future__ import annotations
 
+from ha.scheduler.execute import SimulatedRun
 from ha.scheduler.model import Change, Cluster, Resource, Transition, score_text
 
 
@@ -61,11 +62,12 @@ def clone_lines(cluster: Cluster, cid: str) -> list[str]:
     lists by role."""
     clone = cluster.clones[cid]
     instances = [r for i in clone.instances if (r := cluster.resource(i))]
-    flags = [f for f, on in (("unique", clone.unique), ("promotable", clone.promotable)) if on]
     disabled = bool(instances) and instances[0].target_role.lower() == "stopped"
-    if disabled:
-        flags.append("disabled")
-    head = f"    * Clone Set: {cid} [{clone.base}]" + "".join(f" ({f})" for f in flags) + ":"
+    unmanaged = bool(instances) and not any(r.managed for r in instances)
+    flags = [f for f, on in (("promotable", clone.promotable), ("unique", clone.unique),
+                             ("unmanaged", unmanaged), ("disabled", disabled)) if on]
+    head = f"    * Clone Set: {cid} [{clone.base}]" \
+        + (f" ({', '.join(flags)})" if flags else "") + ":"
     if clone.unique:
         return [head, *(resource_line(r, "      ") for r in instances)]
     by_role: dict[str, list[str]] = {}
@@ -138,9 +140,19 @@ def disabled_line(cluster: Cluster) -> list[str]:
             "BLOCKED from further action due to failure", ""]
 
 
-def render(transition: Transition, *, show_scores: bool = False) -> str:
+def render(transition: Transition, *, show_scores: bool = False,
+           run: SimulatedRun | None = None) -> str:
+    """crm_simulate's report; with ``run`` (``-S``) also the executed actions and the
+    revised cluster status."""
     lines = disabled_line(transition.cluster) + status_lines(transition.cluster) + [""]
     if show_scores:
         lines += ["Allocation scores:", *score_lines(transition), ""]
     lines += ["Transition Summary:", *summary_lines(transition.changes)]
+    if run is not None:
+        lines += ["", "Executing Cluster Transition:", *(f"  * {ln}" for ln in run.lines)]
+        if run.stuck:
+            lines += ["", "Actions that could not run (an ordering cycle):",
+                      *(f"  * {a.label}" for a in run.stuck)]
+        revised = status_lines(run.revised)
+        lines += ["", "Revised Cluster Status:", *revised[1:]]
     return "\n".join(lines) + "\n"

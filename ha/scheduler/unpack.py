@@ -96,8 +96,10 @@ def natural_key(text: str) -> list[tuple[int, int | str]]:
 
 def _op(el: etree._Element) -> Op:
     interval = duration_ms(el.get("interval", "0")) or 0
+    timeout = el.get("timeout")
     return Op(name=el.get("name", ""), interval_ms=interval, role=el.get("role"),
-              on_fail=el.get("on-fail"), params=_nvpairs(el, "instance_attributes"))
+              on_fail=el.get("on-fail"), params=_nvpairs(el, "instance_attributes"),
+              timeout_ms=duration_ms(timeout) if timeout is not None else None)
 
 
 def _primitive(el: etree._Element, meta: dict[str, str],
@@ -173,7 +175,9 @@ def unpack(root: etree._Element) -> Cluster:
     nodes = unpack_nodes(root, is_pcmk_true(options.get("stonith-enabled", "true")))
     resources, groups, clones = unpack_resources(root, rsc_defaults, len(nodes))
     cluster = Cluster(nodes=nodes, resources=resources, options=options,
-                      rsc_defaults=rsc_defaults, groups=groups, clones=clones)
+                      rsc_defaults=rsc_defaults, groups=groups, clones=clones,
+                      op_defaults=_nvpairs(root.find("configuration/op_defaults"),
+                                           "meta_attributes"))
     for t in root.findall("configuration/resources/template"):
         cluster.templates[t.get("id", "")] = [
             p.get("id", "") for p in root.iterfind("configuration/resources//primitive")
