@@ -43,7 +43,7 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
     if no_quorum in ("stop", "freeze") and rsc.cls != "stonith":
         return _without_quorum(rsc, no_quorum)
     if rsc.unrunnable is not None:
-        why = f"unrunnable {rsc.unrunnable}"
+        why = f"{rsc.unrunnable_verb} {rsc.unrunnable}"
         if not current:  # a clone instance's blocked start is not listed
             if dest is None or rsc.clone is not None:
                 return []

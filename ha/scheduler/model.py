@@ -120,6 +120,9 @@ class Resource:
     #: the action ("rsc start", "group running") whose being unrunnable makes this
     #: one's start unrunnable
     unrunnable: str | None = None
+    #: how the summary words that: "unrunnable", or "required" when the first
+    #: action was made mandatory before it became unrunnable (it was stopping)
+    unrunnable_verb: str = "unrunnable"
     #: the action whose happening forces this one to restart
     required: str | None = None
     allowed: dict[str, int] = field(default_factory=dict)

@@ -4,7 +4,9 @@ For ``first then`` (start → start):
 
 - if ``first`` cannot start (it was assigned nowhere, or its own start is unrunnable),
   ``then`` cannot start either: it stops where it runs ("due to unrunnable first
-  start") if the ordering is symmetrical, or its start is shown blocked;
+  start") if the ordering is symmetrical, or its start is shown blocked; when
+  ``then`` was to stay where it runs and ``first`` runs now (so must stop, which
+  makes its start mandatory first), the reason is "required first start";
 - if ``first`` starts (or restarts) while ``then`` stays where it runs, ``then`` must
   restart after it ("due to required first start").
 
@@ -35,6 +37,15 @@ def _can_start(rsc: Resource) -> bool:
     return not rsc.unrunnable and rsc.assigned is not None
 
 
+def _start_required(first: Resource, collective: bool) -> bool:
+    """Whether ``first``'s start is a mandatory action although it cannot run: it runs
+    now and must stop, and a stop makes its own start mandatory. A clone's or group's
+    start is mandatory through its members' that were placed (the others have none)."""
+    if not first.running or not first.managed or first.blocked:
+        return False
+    return not collective or first.assigned is not None
+
+
 def apply_mandatory_orders(cluster: Cluster) -> None:
     """Apply mandatory start orderings until nothing changes; a clone as ``first`` can
     start when any instance can, a clone as ``then`` is every instance."""
@@ -59,7 +70,11 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                     if then.assigned is None and then.running:
                         continue  # it stops anyway, for want of a node
                     if then.unrunnable is None:
+                        stays = then.assigned is not None and not starts(then)
+                        required = stays and any(_start_required(f, bool(o.first_label))
+                                                 for f in firsts)
                         then.unrunnable = o.first_event
+                        then.unrunnable_verb = "required" if required else "unrunnable"
                         changed = True
                 elif starting is not None and then.required is None \
                         and then.unrunnable is None and then.assigned is not None \
