@@ -70,7 +70,8 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                     if then.assigned is None and then.running:
                         continue  # it stops anyway, for want of a node
                     if then.unrunnable is None:
-                        stays = then.assigned is not None and not starts(then)
+                        stays = (then.assigned is not None and not then.migrating
+                                 and not starts(then))
                         required = stays and any(_start_required(f, bool(o.first_label))
                                                  for f in firsts)
                         then.unrunnable = o.first_event
