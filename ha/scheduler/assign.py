@@ -20,6 +20,7 @@ Rules kept (Pacemaker's, for primitives):
 from __future__ import annotations
 
 from ha.scheduler.model import INFINITY, Cluster, Resource, add_scores
+from ha.scheduler.utilization import Capacity, unit_order
 
 
 def initial_scores(cluster: Cluster) -> None:
@@ -74,9 +75,18 @@ class Assigner:
         self.done: set[str] = set()
         self.scores: dict[str, dict[str, int]] = {}
         self._combined: dict[str, dict[str, int]] = {}
+        self.capacity = Capacity(cluster)
 
     def order(self) -> list[Resource]:
-        return sorted(self.cluster.resources, key=lambda r: -r.priority)
+        """The order resources are assigned in (decided once, kept for the summary)."""
+        cl = self.cluster
+        if cl.assign_order and len(cl.assign_order) == len(cl.resources):
+            return [r for rid in cl.assign_order if (r := cl.resource(rid))]
+        ranked = sorted(cl.resources, key=lambda r: -r.priority)
+        if self.capacity.active:
+            ranked = unit_order(cl, ranked)
+        cl.assign_order = [r.id for r in ranked]
+        return ranked
 
     def run(self) -> None:
         for rsc in self.order():
@@ -121,9 +131,17 @@ class Assigner:
 
     def _place(self, rsc: Resource, weights: dict[str, int]) -> None:
         self.scores[rsc.id] = weights
-        rsc.assigned = self._choose(rsc, weights)
+        prefer = None
+        if self.capacity.active and rsc.managed and not rsc.blocked:
+            unplaced = {r.id for r in self.cluster.resources if r.id not in self.scores}
+            weights, prefer = self.capacity.limit(rsc, weights, unplaced)
+        rsc.assigned = self._choose(rsc, weights, prefer)
         if rsc.assigned is not None:
-            self.load[rsc.assigned] += 1
+            self._took(rsc, rsc.assigned)
+
+    def _took(self, rsc: Resource, uname: str) -> None:
+        self.load[uname] += 1
+        self.capacity.consume(rsc, uname)
 
     def assign_clone(self, cid: str) -> None:
         """Instances that run keep their node if they may; the rest are placed in
@@ -143,7 +161,7 @@ class Assigner:
                     and per_node.get(uname, 0) < clone.node_max:
                 self.scores[rsc.id] = weights[rsc.id]
                 rsc.assigned = uname
-                self.load[uname] += 1
+                self._took(rsc, uname)
                 per_node[uname] = per_node.get(uname, 0) + 1
         for rsc in instances:
             if rsc.id in self.scores:
@@ -186,7 +204,8 @@ class Assigner:
                 out[u] = add_scores(out[u], score)
         return out
 
-    def _choose(self, rsc: Resource, weights: dict[str, int]) -> str | None:
+    def _choose(self, rsc: Resource, weights: dict[str, int],
+                prefer: str | None = None) -> str | None:
         if not rsc.managed or rsc.blocked:
             return next(iter(rsc.running), None)
         candidates = [u for u, w in weights.items()
@@ -194,9 +213,16 @@ class Assigner:
         if not candidates:
             return None
         best = max(weights[u] for u in candidates)
+        if prefer in candidates and weights[prefer] >= best:
+            return prefer  # the node with the most free capacity (utilization)
         tied = [u for u in candidates if weights[u] == best]
         # Pacemaker's final tie-break is strcmp on the node names (byte order, so
         # "node10" sorts before "node2"), not the natural order nodes are listed in
+        if self.capacity.active:
+            tie = self.capacity.tie_key(self.load)
+            minimal = self.capacity.strategy == "minimal"
+            return min(tied, key=lambda u: (tie(u), not minimal and u not in rsc.running,
+                                            u.encode()))
         return min(tied, key=lambda u: (self.load[u], u not in rsc.running, u.encode()))
 
 

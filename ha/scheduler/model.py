@@ -65,6 +65,8 @@ class Node:
     unclean_reason: str | None = None
     shutdown: bool = False
     attrs: dict[str, str] = field(default_factory=dict)
+    #: utilization capacities (``<utilization>`` of the node)
+    capacity: dict[str, int] = field(default_factory=dict)
 
     @property
     def can_run(self) -> bool:
@@ -96,6 +98,8 @@ class Resource:
     params: dict[str, str] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     ops: list[Op] = field(default_factory=list)
+    #: what it uses of its node's capacities (``<utilization>``)
+    utilization: dict[str, int] = field(default_factory=dict)
     priority: int = 0
     stickiness: int = 0
     managed: bool = True
@@ -241,6 +245,8 @@ class Cluster:
     clones: dict[str, Clone] = field(default_factory=dict)
     #: ``op_defaults`` meta attributes (timeout, …)
     op_defaults: dict[str, str] = field(default_factory=dict)
+    #: resource ids in the order they were assigned (and are summarised)
+    assign_order: list[str] = field(default_factory=list)
     _rsc_index: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
     _rsc_indexed: int = field(default=-1, repr=False, compare=False)
     _node_index: dict[str, Node] = field(default_factory=dict, repr=False, compare=False)

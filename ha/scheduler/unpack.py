@@ -19,6 +19,7 @@ from ha.cib.schema_data import duration_ms, is_pcmk_true
 from ha.scheduler.clones import make_clone
 from ha.scheduler.model import Clone, Cluster, Node, Op, Resource, parse_score
 from ha.scheduler.status import unpack_status
+from ha.scheduler.utilization import amount
 
 
 def _nvpairs(parent: etree._Element | None, tag: str) -> dict[str, str]:
@@ -54,6 +55,7 @@ def unpack_nodes(root: etree._Element, stonith: bool = True) -> list[Node]:
         uname = el.get("uname") or el.get("id") or ""
         node = Node(id=el.get("id") or uname, uname=uname)
         node.attrs.update(_nvpairs(el, "instance_attributes"))
+        node.capacity = {k: amount(v) for k, v in _nvpairs(el, "utilization").items()}
         nodes.append(node)
     nodes.sort(key=lambda n: natural_key(n.uname))
     by_id = {n.id: n for n in nodes}
@@ -109,11 +111,13 @@ def _primitive(el: etree._Element, meta: dict[str, str],
     tmpl = templates.get(el.get("template", ""))
     meta = dict(meta)
     params: dict[str, str] = {}
+    utilization: dict[str, str] = {}
     ops: dict[tuple[str, int], Op] = {}
     for source in (tmpl, el):
         if source is None:
             continue
         meta.update(_nvpairs(source, "meta_attributes"))
+        utilization.update(_nvpairs(source, "utilization"))
         params.update(_nvpairs(source, "instance_attributes"))
         for o in source.findall("operations/op"):
             op = _op(o)
@@ -122,7 +126,8 @@ def _primitive(el: etree._Element, meta: dict[str, str],
     r = Resource(id=el.get("id", ""), cls=el.get("class", base.get("class", "")),
                  provider=el.get("provider", base.get("provider")),
                  type=el.get("type", base.get("type", "")),
-                 params=params, meta=meta, ops=list(ops.values()))
+                 params=params, meta=meta, ops=list(ops.values()),
+                 utilization={k: amount(v) for k, v in utilization.items()})
     r.priority = parse_score(meta.get("priority"))
     r.stickiness = parse_score(meta.get("resource-stickiness"))
     r.managed = (is_pcmk_true(meta.get("is-managed", "true"))

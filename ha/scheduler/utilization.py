@@ -1,0 +1,158 @@
+"""Utilization and ``placement-strategy``: node capacities, resource needs.
+
+Nodes declare capacities (``<utilization>`` of a node), resources what they use (a
+primitive's ``<utilization>``). With ``placement-strategy`` other than ``default``
+(``utilization``, ``minimal``, ``balanced``), Pacemaker's rules are:
+
+- a node's remaining capacity is its capacity less what the resources assigned to it
+  so far in this transition use; an attribute the node does not declare is 0;
+- before a resource is placed, the unplaced resources colocated with it at INFINITY
+  (in either direction, transitively) are summed with it; if some available node can
+  hold them all, the nodes that cannot are banned for it; otherwise only nodes that
+  cannot hold the resource alone are banned, and the node with the most free capacity
+  is preferred when its score is as good as the best;
+- nodes of equal score are ordered, under ``balanced``, by free capacity (the node
+  with more of the larger attributes first), then (not under ``minimal``) by how
+  many resources they were given, then by name;
+- resources are assigned by priority, then by their score on the node they are
+  active on, then by their scores on the nodes in that node order.
+"""
+
+from __future__ import annotations
+
+from functools import cmp_to_key
+
+from ha.scheduler.model import INFINITY, Cluster, Node, Resource
+
+
+def strategy(cluster: Cluster) -> str:
+    return cluster.options.get("placement-strategy", "default").lower()
+
+
+def amount(text: str | None) -> int:
+    """A utilization value as Pacemaker reads it: an integer, else 0."""
+    if text is None:
+        return 0
+    t = text.strip()
+    digits = t[1:] if t[:1] in "+-" else t
+    return int(t) if digits.isdigit() else 0
+
+
+def compare_capacities(a: dict[str, int], b: dict[str, int]) -> int:
+    """Negative when ``a`` has more free capacity than ``b``: each attribute where
+    one has more counts one for it."""
+    result = 0
+    for key in list(a) + [k for k in b if k not in a]:
+        x, y = a.get(key, 0), b.get(key, 0)
+        result += -1 if x > y else 1 if x < y else 0
+    return result
+
+
+def fits(free: dict[str, int], need: dict[str, int]) -> bool:
+    return all(v <= free.get(k, 0) for k, v in need.items())
+
+
+class Capacity:
+    """Remaining node capacities while resources are assigned."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.strategy = strategy(cluster)
+        self.active = self.strategy != "default"
+        self.free = {n.uname: dict(n.capacity) for n in cluster.nodes}
+
+    def consume(self, rsc: Resource, uname: str) -> None:
+        free = self.free.setdefault(uname, {})
+        for key, value in rsc.utilization.items():
+            free[key] = free.get(key, 0) - value
+
+    def colocated(self, rsc: Resource, unplaced: set[str]) -> list[Resource]:
+        """``rsc`` and the unplaced resources tied to it by INFINITY colocations."""
+        cl = self.cluster
+        seen = [rsc]
+        todo = [rsc]
+        while todo:
+            cur = todo.pop()
+            for c in cl.colocations:
+                if c.score < INFINITY:
+                    continue
+                other: list[str] = []
+                if c.dependent == cur.id:
+                    other = cl.members(c.primary) if c.primary not in cl.clones else []
+                elif c.primary in (cur.id, cur.clone) and cur.clone is None:
+                    other = [c.dependent]
+                for rid in other:
+                    r = cl.resource(rid)
+                    if r is not None and r not in seen:
+                        seen.append(r)
+                        todo.append(r)
+        return [r for r in seen if r is rsc or r.id in unplaced]
+
+    def limit(self, rsc: Resource, weights: dict[str, int], unplaced: set[str]
+              ) -> tuple[dict[str, int], str | None]:
+        """Ban the nodes short of capacity; the node to prefer, if any."""
+        if not self.active:
+            return weights, None
+        need: dict[str, int] = {}
+        for r in self.colocated(rsc, unplaced):
+            for key, value in r.utilization.items():
+                need[key] = need.get(key, 0) + value
+        available = [u for u, w in weights.items()
+                     if w >= 0 and (n := self.cluster.node(u)) is not None and n.can_run]
+        order = [n.uname for n in self.cluster.nodes]
+        available.sort(key=order.index)
+        out = dict(weights)
+        if any(fits(self.free.get(u, {}), need) for u in available):
+            for u in available:
+                if not fits(self.free.get(u, {}), need):
+                    out[u] = -INFINITY
+            return out, None
+        most: str | None = None
+        for u in available:
+            if most is None or compare_capacities(self.free.get(u, {}),
+                                                  self.free.get(most, {})) < 0:
+                most = u
+        for u in available:
+            if not fits(self.free.get(u, {}), rsc.utilization):
+                out[u] = -INFINITY
+        return out, most
+
+    def tie_key(self, load: dict[str, int]) -> object:
+        """The order of nodes of equal score (before the active-node preference)."""
+        def cmp(a: str, b: str) -> int:
+            if self.strategy == "minimal":
+                return 0
+            if self.strategy == "balanced":
+                c = compare_capacities(self.free.get(a, {}), self.free.get(b, {}))
+                if c:
+                    return c
+            return load[a] - load[b]
+        return cmp_to_key(cmp)
+
+    def sorted_nodes(self) -> list[Node]:
+        """All nodes in the order resources are compared on (equal scores of 0)."""
+        load = {n.uname: 0 for n in self.cluster.nodes}
+        key = self.tie_key(load)
+        return sorted(self.cluster.nodes, key=lambda n: (key(n.uname), n.uname.encode()))
+
+
+def _unit(rsc: Resource) -> str:
+    return rsc.clone or rsc.group or rsc.id
+
+
+def unit_order(cluster: Cluster, ranked: list[Resource]) -> list[Resource]:
+    """Resources (groups and clones as one) in the order Pacemaker assigns them when
+    utilization counts: priority, score where active, scores in node order."""
+    units: dict[str, list[Resource]] = {}
+    for rsc in ranked:
+        units.setdefault(_unit(rsc), []).append(rsc)
+    nodes = [n.uname for n in Capacity(cluster).sorted_nodes()]
+
+    def key(members: list[Resource]) -> tuple[int, int, tuple[int, ...]]:
+        head = members[0]
+        current = next((u for m in members for u in m.running), None)
+        here = head.allowed.get(current, -INFINITY) if current is not None else -INFINITY
+        return (-head.priority, -here, tuple(-head.allowed.get(u, -INFINITY) for u in nodes))
+
+    ordered = sorted(units.values(), key=key)
+    return [r for members in ordered for r in members]
