@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "keygen": ("keygen",),
     "cib": ("cib", "property"),
     "simulate": ("simulate", "explain"),
+    "resource": ("resource",),
 }
 
 
