@@ -68,7 +68,7 @@ def _agents(args: argparse.Namespace) -> int:
 
 def _metadata_xml(spec: str) -> tuple[int, str]:
     """(0, XML) or (exit code, error message)."""
-    from ha.executor import Executor, Request, ResourceAgent
+    from ha.executor import ActionResult, Executor, Request, ResourceAgent
     from ha.executor.agent import AgentError
     from ha.runtime.executor_agents import AgentDirectory
     from ha.runtime.executor_runner import ExecutorRunner
@@ -83,7 +83,7 @@ def _metadata_xml(spec: str) -> tuple[int, str]:
     if agent.standard == "lsb":
         return 0, d.lsb_metadata(agent) or ""
 
-    async def run() -> Any:
+    async def run() -> ActionResult:
         runner = ExecutorRunner(Executor(d.locate, ocf_root=d.ocf_root))
         try:
             return await runner.run(Request(agent.type, agent, "meta-data", timeout_ms=30_000))
@@ -196,7 +196,7 @@ def _request(args: argparse.Namespace, action: str) -> Any:
 
 def _op(args: argparse.Namespace) -> int:
     from ha.cib.xml import CibError
-    from ha.executor import Executor, TraceOptions
+    from ha.executor import ActionResult, Executor, TraceOptions
     from ha.executor.agent import AgentError
     from ha.executor.cib_resource import ResourceNotFound
     from ha.runtime.executor_agents import AgentDirectory
@@ -215,7 +215,7 @@ def _op(args: argparse.Namespace) -> int:
     # -V: the agent traces itself to stderr, as crm_resource -VV sets OCF_TRACE_RA
     trace = TraceOptions(True, trace_file="/dev/stderr") if args.verbose else TraceOptions()
 
-    async def run() -> Any:
+    async def run() -> ActionResult:
         runner = ExecutorRunner(Executor(d.locate, ocf_root=d.ocf_root, action_limit=1,
                                          trace=trace))
         try:
