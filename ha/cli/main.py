@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "cib": ("cib", "property"),
     "simulate": ("simulate", "explain"),
     "resource": ("resource",),
+    "stonith": ("stonith",),
 }
 
 

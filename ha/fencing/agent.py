@@ -82,7 +82,7 @@ class AgentMetadata:
 def _text(el: etree._Element | None) -> str:
     if el is None:
         return ""
-    return " ".join("".join(el.itertext()).split())
+    return " ".join("".join(str(t) for t in el.itertext()).split())
 
 
 def parse_metadata(xml_text: str) -> AgentMetadata:

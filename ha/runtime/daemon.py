@@ -154,6 +154,9 @@ class NodeDaemon:
         from ha.runtime.cibservice import CibService
 
         self.cib = CibService(self, state_dir)
+        from ha.runtime.fencerservice import FencerService
+
+        self.fencer = FencerService(self)
         self.pump_hooks: list[Callable[[], None]] = []
         self._wake: asyncio.TimerHandle | None = None
         self._wake_us: int | None = None
@@ -191,6 +194,7 @@ class NodeDaemon:
                                                 "ring_seq": self.core.srp.ring_id[1]})
         self.apply(self.core.start(self.now_us()))
         self.cib.start()
+        self.fencer.start()
         self._expire()
         _sd_notify(b"READY=1")
 
@@ -214,6 +218,7 @@ class NodeDaemon:
             if handle is not None:
                 handle.cancel()
         await self.control.close()
+        self.fencer.close()
         if self.transport is not None:
             # Streams still open (a listener whose client is gone) may leave their group
             # as they are cancelled after this: with no transport, that sends nothing.
@@ -319,6 +324,7 @@ class NodeDaemon:
 
     def _on_quorum(self, e: QuorumChange) -> None:
         self.cib.on_quorum(e.quorate)
+        self.fencer.on_quorum(e.quorate)
         if e.quorate == self._quorate_logged:
             return
         self._quorate_logged = e.quorate
@@ -333,6 +339,8 @@ class NodeDaemon:
         self._trace(event, fields)
         if e.group == CIB_GROUP:
             self.cib.on_group_change(e.members, e.joined, e.left)
+        elif e.group == self.fencer.group:
+            self.fencer.on_group_change(e.members, e.joined, e.left)
         self._to_listeners(e.group, {"event": event, **fields})
 
     def _on_group_message(self, e: GroupMessage) -> None:
@@ -384,6 +392,8 @@ class NodeDaemon:
         from ha.runtime.requests import serve  # the request table, kept apart for size
 
         try:
+            if str(req["op"]).startswith("stonith_"):
+                return await self.fencer.handle(req)
             return await serve(self, req, peer)
         except (GroupError, ValueError, KeyError, TypeError) as exc:
             return {"ok": False, "error": f"{req.get('op')}: {exc}"}
