@@ -10,18 +10,42 @@ from __future__ import annotations
 
 from ha.scheduler.model import Action, Change, Cluster, Resource
 
+_ROLED = ("Unpromoted", "Promoted")
+
+
+def role_details(role: str, next_role: str, origin: str | None, dest: str | None) -> str:
+    """crm_simulate's details column: roles are named when the resource has (or
+    gets) a role beyond Started."""
+    need = role in _ROLED or next_role == "Promoted"
+    if origin is None:
+        return f"{role} -> {next_role} {dest}" if need else dest or ""
+    if dest is None:
+        return f"{role} {origin}" if need else origin
+    same_role = role == next_role
+    if origin == dest:
+        if same_role:
+            return f"{role} {origin}" if need else origin
+        return f"{role} -> {next_role} {origin}"
+    if same_role:
+        return f"{origin} -> {dest} {role}" if need else f"{origin} -> {dest}"
+    return f"{role} {origin} -> {next_role} {dest}"
+
+
+def next_role(rsc: Resource) -> str:
+    """The role ``rsc`` is to have: a promotable instance's chosen role; else Started
+    where assigned (a promoted primitive staying put keeps its role)."""
+    if rsc.assigned is None:
+        return "Stopped"
+    if rsc.next_role is not None:
+        return rsc.next_role
+    if rsc.assigned in rsc.running:
+        return rsc.running[rsc.assigned] if rsc.role == "Promoted" else "Started"
+    return "Started"
+
 
 def _details(rsc: Resource, origin: str | None, dest: str | None) -> str:
-    promoted = rsc.role == "Promoted"
-    if origin is None:
-        return dest or ""
-    if dest is None:
-        return f"{rsc.role} {origin}" if promoted else origin
-    if origin == dest:
-        return f"{rsc.role} {origin}" if promoted else origin
-    if promoted:
-        return f"{rsc.role} {origin} -> Started {dest}"
-    return f"{origin} -> {dest}"
+    role = rsc.running.get(origin, rsc.role) if origin is not None else "Stopped"
+    return role_details(role, next_role(rsc) if dest is not None else "Stopped", origin, dest)
 
 
 def fencing(cluster: Cluster) -> list[Change]:
@@ -50,7 +74,10 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
             return [Change("Start", rsc.id, dest, f"{why} (blocked)")]
         return [Change("Stop", rsc.id, _details(rsc, c, None), why) for c in current]
     if not current:
-        return [Change("Start", rsc.id, dest)] if dest else []
+        if not dest:
+            return []
+        verb = "Promote" if next_role(rsc) == "Promoted" else "Start"
+        return [Change(verb, rsc.id, _details(rsc, None, dest))]
     if dest is None:
         return [Change("Stop", rsc.id, _details(rsc, c, None),
                        "" if c in unclean else "node availability") for c in current]
@@ -68,6 +95,13 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
         if rsc.required is not None:
             return [Change("Restart", rsc.id, _details(rsc, origin, dest),
                            f"required {rsc.required}")]
+        role, target = rsc.running[origin], next_role(rsc)
+        if role == target:
+            return []
+        if role == "Promoted":
+            return [Change("Demote", rsc.id, _details(rsc, origin, dest))]
+        if target == "Promoted":
+            return [Change("Promote", rsc.id, _details(rsc, origin, dest))]
         return []
     if rsc.migrating:
         return [Change("Migrate", rsc.id, _details(rsc, origin, dest))]

@@ -19,7 +19,8 @@ Rules kept (Pacemaker's, for primitives):
 
 from __future__ import annotations
 
-from ha.scheduler.model import INFINITY, Cluster, Resource, add_scores
+from ha.scheduler.model import INFINITY, Cluster, Colocation, Resource, add_scores
+from ha.scheduler.promotion import RoleChooser, add_promotion_scores
 from ha.scheduler.utilization import Capacity, unit_order
 
 
@@ -107,11 +108,43 @@ class Assigner:
         weights = dict(rsc.allowed)
         for c in cl.colocations:
             if c.dependent == rsc.id and not self._in_progress(c.primary):
-                weights = self._apply_primary(weights, self._placed(c.primary), c.score)
+                weights = self._apply_colocation(rsc, weights, c)
         weights = self._merge_dependents(rsc, weights, {rsc.id})
         if rsc.stopping or rsc.fatal:
             weights = {u: -INFINITY for u in weights}
         return weights
+
+    def _apply_colocation(self, rsc: Resource, weights: dict[str, int],
+                          c: Colocation) -> dict[str, int]:
+        """One colocation of ``rsc`` with an assigned primary. A colocation limited
+        to the dependent's role decides its role, not its node, unless it keeps
+        them apart; one with a promotable clone's role places it by the instances
+        that will have that role."""
+        if c.dependent_role is not None and c.score > 0:
+            self._placed(c.primary)  # placed first: the role is chosen by it
+            return weights
+        clone = self.cluster.clones.get(c.primary)
+        if c.primary_role is not None and clone is not None and clone.promotable:
+            where = self.placed_role(c.primary, c.primary_role)
+            both_promoted = c.dependent_role == c.primary_role == "Promoted"
+            out = dict(weights)
+            for u in out:
+                if u in where and c.score < INFINITY:
+                    out[u] = add_scores(out[u], c.score)
+                elif u not in where and c.score >= INFINITY and not both_promoted:
+                    out[u] = -INFINITY
+            return out
+        if c.primary_role is not None and c.score > 0:
+            return weights
+        return self._apply_primary(weights, self._placed(c.primary), c.score)
+
+    def placed_role(self, rid: str, role: str | None) -> set[str]:
+        """Where the instances of clone ``rid`` that will have ``role`` are placed
+        (every placed instance when ``role`` is None)."""
+        self._placed(rid)
+        return {r.assigned for m in self.cluster.members(rid)
+                if (r := self.cluster.resource(m)) is not None and r.assigned is not None
+                and (role is None or (r.next_role or "Started") == role)}
 
     def _in_progress(self, rid: str) -> bool:
         """A colocation loop: ``rid`` is being assigned further up, so this
@@ -151,6 +184,8 @@ class Assigner:
         self.done.update(r.id for r in instances)
         per_node: dict[str, int] = {}
         weights = {r.id: self.weights(r) for r in instances}
+        if clone.promotable:
+            add_promotion_scores(self.cluster, clone, weights)
         for rsc in instances:
             if len(rsc.running) != 1 or not rsc.managed or rsc.blocked:
                 continue
@@ -171,6 +206,24 @@ class Assigner:
             self._place(rsc, capped)
             if rsc.assigned is not None:
                 per_node[rsc.assigned] = per_node.get(rsc.assigned, 0) + 1
+        if clone.promotable:
+            RoleChooser(self.cluster, clone, self.placed_role, self.scores,
+                        self.clone_weights(instances)).choose()
+
+    def clone_weights(self, instances: list[Resource]) -> dict[str, int]:
+        """A clone's own node scores: its location constraints, plus the positive
+        preferences of what is colocated with it."""
+        cl = self.cluster
+        if not instances:
+            return {}
+        first = instances[0]
+        symmetric = cl.options.get("symmetric-cluster", "true").lower() in (
+            "true", "yes", "on", "1", "y")
+        weights = {n.uname: 0 for n in cl.nodes} if symmetric else {}
+        for rid, uname, score in cl.locations:
+            if rid == first.id and cl.node(uname) is not None:
+                weights[uname] = add_scores(weights.get(uname, 0), score)
+        return self._merge_dependents(first, weights, {first.id})
 
     def _merge_dependents(self, rsc: Resource, weights: dict[str, int],
                           seen: set[str]) -> dict[str, int]:

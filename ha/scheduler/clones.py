@@ -41,6 +41,10 @@ def make_clone(el: etree._Element, meta: dict[str, str], base: Resource,
         instances.append(inst)
     clone = Clone(el.get("id", ""), base.id, [i.id for i in instances], node_max, unique,
                   promotable)
+    if promotable:
+        clone.promoted_max = parse_score(meta.get("promoted-max", meta.get("master-max")), 1)
+        clone.promoted_node_max = parse_score(
+            meta.get("promoted-node-max", meta.get("master-node-max")), 1)
     return clone, instances
 
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ha.scheduler.model import INFINITY, Cluster, Colocation, Node, Ordering, parse_score
+from ha.scheduler.model import (
+    INFINITY,
+    Cluster,
+    Colocation,
+    Node,
+    Ordering,
+    canonical_role,
+    parse_score,
+)
+from ha.scheduler.tickets import unpack_tickets
 
 _OPS = {"lt", "gt", "lte", "gte", "eq", "ne", "defined", "not_defined"}
 
@@ -102,19 +111,32 @@ def _rule_score(rule: etree._Element, node: Node) -> int:
 def unpack_locations(root: etree._Element, cluster: Cluster) -> None:
     for el in root.findall("configuration/constraints/rsc_location"):
         rid = el.get("rsc")
-        if rid is None or not _known(cluster, rid) or el.get("role"):
+        if rid is None or not _known(cluster, rid):
             continue
         # a group is placed by its first member; the rest follow it
         members = cluster.members(rid)[:1] if rid in cluster.groups else cluster.members(rid)
         for member in members:
             if el.get("node") is not None:
-                cluster.locations.append((member, el.get("node", ""),
-                                          parse_score(el.get("score"))))
+                _location(cluster, el.get("role"), member, el.get("node", ""),
+                          parse_score(el.get("score")))
                 continue
             for rule in el.findall("rule"):
                 for node in cluster.nodes:
                     if rule_matches(rule, node):
-                        cluster.locations.append((member, node.uname, _rule_score(rule, node)))
+                        _location(cluster, rule.get("role", el.get("role")), member,
+                                  node.uname, _rule_score(rule, node))
+
+
+def _location(cluster: Cluster, role_text: str | None, rid: str, uname: str,
+              score: int) -> None:
+    """A location score for a role: Promoted adds to the promotion priority there;
+    Unpromoted applies to every role (an instance is Unpromoted before Promoted);
+    any other role matches no resource's role while it is placed, so never applies."""
+    role = canonical_role(role_text)
+    if role == "Promoted":
+        cluster.promoted_locations.append((rid, uname, score))
+    elif role_text is None or role == "Unpromoted":
+        cluster.locations.append((rid, uname, score))
 
 
 def _set_members(cluster: Cluster, rset: etree._Element) -> list[str]:
@@ -176,8 +198,13 @@ def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
             colocation_sets(el, cluster)
             continue
         dep, prim = el.get("rsc"), el.get("with-rsc")
-        if dep is None or prim is None or el.get("rsc-role") or el.get("with-rsc-role"):
+        if dep is None or prim is None:
             continue
+        if (el.get("rsc-role") or el.get("with-rsc-role")) and (
+                dep in cluster.templates or prim in cluster.templates):
+            continue  # these become resource sets with a role, not modelled yet
+        roles = [canonical_role(el.get(a)) for a in ("rsc-role", "with-rsc-role")]
+        dep_role, prim_role = (None if r == "Started" else r for r in roles)
         if not _known(cluster, dep) or not _known(cluster, prim):
             continue
         score = parse_score(el.get("score"))
@@ -185,7 +212,8 @@ def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
         several = dep in cluster.clones or dep in cluster.templates
         dependents = cluster.members(dep) if several else cluster.members(dep)[:1]
         for d in dependents:
-            cluster.colocations.append(Colocation(el.get("id", ""), d, primary, score))
+            cluster.colocations.append(Colocation(el.get("id", ""), d, primary, score,
+                                                  dep_role, prim_role))
 
 
 def _order_kind(el: etree._Element) -> str:
@@ -232,51 +260,9 @@ def group_constraints(cluster: Cluster) -> None:
             cluster.orderings.append(Ordering(f"{gid}:{after}", before, after))
 
 
-def ticket_granted(root: etree._Element, ticket: str) -> bool:
-    for state in root.findall("status/tickets/ticket_state"):
-        if state.get("id") == ticket:
-            return (state.get("granted", "false").lower() in ("true", "yes", "1", "on")
-                    and state.get("standby", "false").lower() not in ("true", "yes", "1", "on"))
-    return False
-
-
-def ticket_on_standby(root: etree._Element, ticket: str) -> bool:
-    return any(t.get("id") == ticket and t.get("standby", "false").lower() in ("true", "1", "yes")
-               for t in root.findall("status/tickets/ticket_state"))
-
-
-def unpack_tickets(root: etree._Element, cluster: Cluster) -> None:
-    """rsc_ticket: without its ticket a resource may not start; what runs is stopped
-    (loss-policy stop, and for now fence; demote for any role but Promoted) or left as
-    it is (freeze); demote for the Promoted role only keeps it from being promoted."""
-    for el in root.findall("configuration/constraints/rsc_ticket"):
-        ticket = el.get("ticket")
-        refs = [(el.get("rsc"), el.get("rsc-role"))] + [
-            (r.get("id"), s.get("role")) for s in el.iterfind("resource_set")
-            for r in s.iterfind("resource_ref")]
-        for rid, role in refs:
-            if rid is not None and ticket is not None and _known(cluster, rid):
-                _ticket(root, cluster, el, rid, ticket, role)
-
-
-def _ticket(root: etree._Element, cluster: Cluster, el: etree._Element, rid: str,
-            ticket: str, role: str | None) -> None:
-    promoted = role in ("Promoted", "Master")
-    if ticket_granted(root, ticket) or promoted and (
-            el.get("loss-policy") == "demote" or ticket_on_standby(root, ticket)):
-        return
-    for member in cluster.members(rid):
-        rsc = cluster.resource(member)
-        assert rsc is not None
-        if el.get("loss-policy") == "freeze" and rsc.running:
-            rsc.managed = False
-        else:
-            rsc.fatal = True
-
-
 def unpack_constraints(root: etree._Element, cluster: Cluster) -> None:
     group_constraints(cluster)
-    unpack_tickets(root, cluster)
+    unpack_tickets(root, cluster, _known)
     unpack_locations(root, cluster)
     unpack_colocations(root, cluster)
     unpack_orderings(root, cluster)

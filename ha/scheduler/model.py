@@ -44,6 +44,18 @@ def parse_score(text: str | None, default: int = 0) -> int:
         return default
 
 
+_ROLE_NAMES = {"master": "Promoted", "promoted": "Promoted", "slave": "Unpromoted",
+               "unpromoted": "Unpromoted", "started": "Started", "stopped": "Stopped"}
+
+
+def canonical_role(text: str | None) -> str | None:
+    """A role as the CIB may write it (``Master``/``Slave`` are the legacy names of
+    ``Promoted``/``Unpromoted``); None for no role or an unknown one."""
+    if text is None:
+        return None
+    return _ROLE_NAMES.get(text.strip().lower())
+
+
 def score_text(score: int) -> str:
     if score >= INFINITY:
         return "INFINITY"
@@ -104,8 +116,14 @@ class Resource:
     stickiness: int = 0
     managed: bool = True
     target_role: str = "Started"
-    #: node uname -> role there ("Started", "Promoted", ...) for nodes it is active on
+    #: node uname -> role there ("Started", "Unpromoted", "Promoted") where it is active
     running: dict[str, str] = field(default_factory=dict)
+    #: the role it is to have after the transition, when a promotable clone decided it
+    #: ("Promoted", "Unpromoted", "Stopped"); None means Started where assigned
+    next_role: str | None = None
+    #: the promotion priority of a promotable clone's instance (its promotion score
+    #: plus role-specific constraints); negative: it may not be promoted
+    promotion: int = 0
     #: node uname -> True when it failed there
     failed: dict[str, bool] = field(default_factory=dict)
     #: nodes whose operation history for this resource is known (probed or run)
@@ -142,6 +160,9 @@ class Resource:
     #: the clone this primitive is an instance of, and the id its history uses
     clone: str | None = None
     history_id: str = ""
+    #: the id a node's history named this instance by, when it differs (old
+    #: histories name anonymous instances ``rsc:N``); promotion scores use it
+    clone_name: str | None = None
 
     @property
     def agent(self) -> str:
@@ -163,9 +184,10 @@ class Resource:
     @property
     def role(self) -> str:
         roles = set(self.running.values())
-        if "Promoted" in roles:
-            return "Promoted"
-        return "Started" if roles else "Stopped"
+        for role in ("Promoted", "Unpromoted", "Started"):
+            if role in roles:
+                return role
+        return "Stopped"
 
 
 @dataclass
@@ -178,6 +200,8 @@ class Clone:
     node_max: int = 1
     unique: bool = False
     promotable: bool = False
+    promoted_max: int = 1
+    promoted_node_max: int = 1
 
 
 @dataclass(frozen=True)
@@ -186,6 +210,9 @@ class Colocation:
     dependent: str
     primary: str
     score: int
+    #: the role each side is limited to ("Promoted", "Unpromoted"), None for any
+    dependent_role: str | None = None
+    primary_role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +265,11 @@ class Cluster:
     colocations: list[Colocation] = field(default_factory=list)
     orderings: list[Ordering] = field(default_factory=list)
     locations: list[tuple[str, str, int]] = field(default_factory=list)
+    #: location constraints for the Promoted role: (resource, node, score)
+    promoted_locations: list[tuple[str, str, int]] = field(default_factory=list)
+    #: promotable clones none of whose instances may be promoted (a ticket they
+    #: need for the Promoted role is not granted, or on standby)
+    no_promotion: set[str] = field(default_factory=set)
     #: group id -> its members' ids, in order
     groups: dict[str, list[str]] = field(default_factory=dict)
     #: template or tag id -> the primitives made from it, or tagged with it

@@ -95,6 +95,8 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
     history = History(rsc, node.uname, stonith)
     history.replay(ops)
     if history.role is not None:
+        if rsc.clone is not None and lr.get("id", "") != rsc.history_id:
+            rsc.clone_name = lr.get("id", "")
         rsc.running[node.uname] = history.role
         rsc.failed[node.uname] = history.failed
         if history.last_start is not None and _definition_changed(rsc, history.last_start):

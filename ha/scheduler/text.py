@@ -76,7 +76,7 @@ def clone_lines(cluster: Cluster, cid: str) -> list[str]:
             state = "FAILED" if r.failed.get(node) else role
             by_role.setdefault(state, []).append(node)
     lines = [head]
-    for role in ("Promoted", "Started", "FAILED"):
+    for role in ("Promoted", "Unpromoted", "Started", "FAILED"):
         if role in by_role:
             lines.append(f"      * {role}: [ {' '.join(by_role[role])} ]")
     running = {n for nodes in by_role.values() for n in nodes}

@@ -18,6 +18,7 @@ from lxml import etree
 from ha.cib.schema_data import duration_ms, is_pcmk_true
 from ha.scheduler.clones import make_clone
 from ha.scheduler.model import Clone, Cluster, Node, Op, Resource, parse_score
+from ha.scheduler.promotion import mark_unpromoted
 from ha.scheduler.status import unpack_status
 from ha.scheduler.utilization import amount
 
@@ -191,4 +192,5 @@ def unpack(root: etree._Element) -> Cluster:
         cluster.templates[tag.get("id", "")] = [
             m for ref in tag.iterfind("obj_ref") for m in cluster.members(ref.get("id", ""))]
     unpack_status(root, cluster)
+    mark_unpromoted(cluster)
     return cluster

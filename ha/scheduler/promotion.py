@@ -1,0 +1,217 @@
+"""Promotable clones: which instances are promoted, after their nodes are chosen.
+
+Pacemaker's rules, as kept here:
+
+- an instance's *promotion score* on a node is the node attribute ``master-NAME``
+  that the agent sets (``crm_master`` / ``crm_attribute --promotion``), NAME being
+  the id its history uses (an anonymous clone's primitive id, without ``:N``); it
+  counts on a node where this instance is active, where no instance is active but
+  the resource was probed, on every node while the resource is known nowhere, and
+  otherwise only where this instance's state is known, and only where allowed;
+- before instances are placed, a positive promotion score is added to the
+  instance's preference for the node;
+- once placed, an instance's priority is its promotion score on its node (-1
+  without one: it is promoted only if a constraint says so), -INFINITY when it may
+  not be promoted (target-role Unpromoted, or stopped); location constraints for
+  the Promoted role and colocations of the Promoted (or Unpromoted) role add to it;
+- the clone's own node scores (its location constraints) plus the priority give
+  the sort order; instances are promoted in that order (ties: the one promoted now,
+  then the active one, then the lower instance number) until ``promoted-max``, at
+  most ``promoted-node-max`` per node, only with a priority of 0 or more, on a node
+  that can run resources.
+"""
+
+from __future__ import annotations
+
+from ha.scheduler.model import (
+    INFINITY,
+    Clone,
+    Cluster,
+    Colocation,
+    Resource,
+    add_scores,
+    parse_score,
+)
+
+
+def promotable_instances(cluster: Cluster, clone: Clone) -> list[Resource]:
+    return [r for i in clone.instances if (r := cluster.resource(i))]
+
+
+def mark_unpromoted(cluster: Cluster) -> None:
+    """A promotable clone's instance that runs but is not promoted is Unpromoted."""
+    for clone in cluster.clones.values():
+        if not clone.promotable:
+            continue
+        for rsc in promotable_instances(cluster, clone):
+            for uname, role in rsc.running.items():
+                if role == "Started":
+                    rsc.running[uname] = "Unpromoted"
+
+
+def _score_applies(cluster: Cluster, clone: Clone, rsc: Resource, uname: str,
+                   allowed: dict[str, int]) -> bool:
+    if allowed.get(uname, -INFINITY) < 0:
+        return False
+    siblings = promotable_instances(cluster, clone)
+    if not clone.unique:
+        active = next((r for r in siblings if uname in r.running), None)
+        if active is rsc:
+            return True
+        if active is None and any(uname in r.known_on for r in siblings):
+            return True
+    if not rsc.running and not rsc.known_on:
+        return True
+    return uname in rsc.known_on or uname in rsc.running
+
+
+def promotion_score(cluster: Cluster, clone: Clone, rsc: Resource, uname: str,
+                    allowed: dict[str, int]) -> int | None:
+    """The ``master-NAME`` attribute for ``rsc`` on node ``uname``; None when unset."""
+    node = cluster.node(uname)
+    if node is None or not _score_applies(cluster, clone, rsc, uname, allowed):
+        return None
+    value = node.attrs.get(f"master-{rsc.clone_name or rsc.history_id or rsc.id}")
+    if value is None and not clone.unique:
+        value = node.attrs.get(f"master-{clone.base}")
+    if value is None:
+        return None
+    return parse_score(value)
+
+
+def add_promotion_scores(cluster: Cluster, clone: Clone,
+                         weights: dict[str, dict[str, int]]) -> None:
+    """Before placement: a positive promotion score draws the instance to its node."""
+    for rsc in promotable_instances(cluster, clone):
+        w = weights[rsc.id]
+        for uname in list(w):
+            node = cluster.node(uname)
+            if node is None or not node.can_run:
+                continue
+            score = promotion_score(cluster, clone, rsc, uname, rsc.allowed) or 0
+            if score > 0:
+                w[uname] = add_scores(w[uname], score)
+
+
+def _left_promoted(rsc: Resource) -> bool:
+    """An instance the cluster may not touch (unmanaged, or blocked by a failure)
+    keeps its Promoted role."""
+    return (not rsc.managed or rsc.blocked) and "Promoted" in rsc.running.values()
+
+
+class RoleChooser:
+    """Chooses the instances of one promotable clone to promote (their ``next_role``)."""
+
+    def __init__(self, cluster: Cluster, clone: Clone, placed_role: object,
+                 final_scores: dict[str, dict[str, int]],
+                 clone_weights: dict[str, int]) -> None:
+        self.cluster, self.clone = cluster, clone
+        self.base_weights = clone_weights
+        #: callable(rid, role) -> nodes where rid (a clone) has instances in that role
+        self.placed_role = placed_role
+        self.final_scores = final_scores
+
+    def choose(self) -> None:
+        cluster, clone = self.cluster, self.clone
+        instances = promotable_instances(cluster, clone)
+        clone_weights = self._clone_weights(instances)
+        for rsc in instances:
+            rsc.promotion = self._priority(rsc)
+        sort_index: dict[str, int] = {}
+        for rsc in instances:
+            if _left_promoted(rsc):
+                sort_index[rsc.id] = INFINITY
+            elif rsc.assigned is None or rsc.promotion < 0:
+                sort_index[rsc.id] = rsc.promotion
+            else:
+                sort_index[rsc.id] = add_scores(clone_weights.get(rsc.assigned, 0), rsc.promotion)
+        current = {"Promoted": 2, "Unpromoted": 1, "Started": 1}
+
+        def key(r: Resource) -> tuple[int, int, int, int]:
+            return (-sort_index[r.id], -max((current.get(v, 0) for v in r.running.values()),
+                                            default=0), 0 if r.running else 1,
+                    clone.instances.index(r.id))
+
+        promoted = 0
+        per_node: dict[str, int] = {}
+        for rsc in sorted(instances, key=key):
+            node = cluster.node(rsc.assigned) if rsc.assigned else None
+            can = (sort_index[rsc.id] >= 0 and promoted < clone.promoted_max
+                   and node is not None and rsc.promotion >= 0 and node.can_run
+                   and per_node.get(node.uname, 0) < clone.promoted_node_max)
+            if _left_promoted(rsc):
+                can = True
+            if not can or node is None:
+                rsc.next_role = "Unpromoted" if rsc.assigned else "Stopped"
+                continue
+            per_node[node.uname] = per_node.get(node.uname, 0) + 1
+            promoted += 1
+            rsc.next_role = "Promoted"
+
+    def _clone_weights(self, instances: list[Resource]) -> dict[str, int]:
+        """The clone's node scores: its location constraints, and the node scores of
+        what the Promoted role is colocated with or what is colocated with it."""
+        cl = self.cluster
+        first = instances[0].id if instances else ""
+        weights = dict(self.base_weights)
+        for c in cl.colocations:
+            if c.dependent == first and c.dependent_role == "Promoted":
+                self._add_colocated(weights, c.primary, c.score)
+        if self.clone.id in cl.no_promotion:
+            weights = {u: -INFINITY for u in weights}
+        return weights
+
+    def _add_colocated(self, weights: dict[str, int], other: str, score: int) -> None:
+        scores = self.final_scores.get(other)
+        if scores is None:
+            return
+        factor = score / INFINITY
+        for uname in weights:
+            o = scores.get(uname)
+            if o is None:
+                continue
+            weights[uname] = add_scores(weights[uname], int(factor * o))
+
+    def _priority(self, rsc: Resource) -> int:
+        """The instance's promotion priority on the node it was placed on."""
+        cluster, clone = self.cluster, self.clone
+        uname = rsc.assigned
+        if uname is None:
+            return -INFINITY
+        if rsc.target_role.lower() in ("unpromoted", "slave", "stopped"):
+            priority = -INFINITY
+        else:
+            score = promotion_score(cluster, clone, rsc, uname, rsc.allowed)
+            priority = -1 if score is None else score
+        for rid, node, score in cluster.promoted_locations:
+            if rid == rsc.id and node == uname:
+                priority = add_scores(priority, score)
+        for c in cluster.colocations:
+            if c.dependent == rsc.id and c.dependent_role is not None:
+                priority = self._colocated_priority(rsc, c, priority)
+        return priority
+
+    def _colocated_priority(self, rsc: Resource, c: Colocation, priority: int) -> int:
+        """A colocation of the instance's role with something already placed."""
+        cl = self.cluster
+        if c.primary in cl.clones and c.primary_role is not None:
+            where = self.placed_role(c.primary, c.primary_role)  # type: ignore[operator]
+            if rsc.assigned in where:
+                return add_scores(priority, c.score)
+            return -INFINITY if c.score >= INFINITY else priority
+        primary = cl.resource(c.primary)
+        if c.primary in cl.clones:
+            where = self.placed_role(c.primary, None)  # type: ignore[operator]
+        elif primary is not None and primary.assigned is not None:
+            where = {primary.assigned}
+        else:
+            return priority
+        if rsc.assigned not in where:
+            if c.score >= INFINITY and c.dependent_role == "Promoted":
+                return -INFINITY
+            return priority
+        if c.primary_role is not None and primary is not None \
+                and c.primary_role != (primary.next_role or "Started"):
+            return priority
+        sign = -1 if c.dependent_role == "Unpromoted" else 1
+        return add_scores(priority, sign * c.score)

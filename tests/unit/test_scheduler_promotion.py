@@ -1,0 +1,92 @@
+"""Promotable clones on small CIBs: promotion scores, role constraints, role details.
+
+Every expected value here was checked with Pacemaker 2.1.5's ``crm_simulate -x FILE -S``.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+from test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
+
+from ha.scheduler import schedule
+
+
+def summary(root: etree._Element) -> list[tuple[str, str, str, str]]:
+    return [(c.verb, c.resource, c.details, c.reason) for c in schedule(root).changes]
+
+
+def promotable(meta: str = "") -> str:
+    return (f'<clone id="ms"><meta_attributes id="ms-m">{nv("promotable", "true")}{meta}'
+            f'</meta_attributes>{prim("S")}</clone>')
+
+
+def running(promoted: bool = False, call: int = 2) -> str:
+    ops = [op("S", "monitor", 7, 1), op("S", "start", 0, call)]
+    if promoted:
+        ops.append(op("S", "promote", 0, call + 1))
+    return history("S", *ops)
+
+
+def score(value: int) -> str:
+    return nv("master-S", str(value))
+
+
+def transient_cib(lrm1: str, lrm2: str, attrs1: str, attrs2: str, resources: str = "",
+                  constraints: str = "") -> etree._Element:
+    from test_scheduler_cibs import node_state
+    status = (node_state("node1", "1", lrm1, transient=attrs1)
+              + node_state("node2", "2", lrm2, transient=attrs2))
+    return cib(["node1", "node2"], promotable() + resources, constraints, status)
+
+
+def test_the_highest_promotion_score_is_promoted_at_startup() -> None:
+    root = transient_cib("", "", score(5), score(10))
+    # the promotion score draws the first instance to node2 before it is promoted
+    assert summary(root) == [("Promote", "S:0", "Stopped -> Promoted node2", ""),
+                             ("Start", "S:1", "node1", "")]
+
+
+def test_without_a_promotion_score_nothing_is_promoted() -> None:
+    root = transient_cib(running(), running(), "", "")
+    assert summary(root) == []
+
+
+def test_a_higher_score_elsewhere_moves_the_promoted_role() -> None:
+    root = transient_cib(running(promoted=True), running(), score(5), score(10))
+    assert summary(root) == [("Demote", "S:0", "Promoted -> Unpromoted node1", ""),
+                             ("Promote", "S:1", "Unpromoted -> Promoted node2", "")]
+
+
+def test_a_location_for_the_promoted_role_adds_to_the_promotion_priority() -> None:
+    loc = '<rsc_location id="l" rsc="ms" role="Master" node="node1" score="100"/>'
+    root = transient_cib(running(), running(), score(5), score(10), constraints=loc)
+    assert summary(root) == [("Promote", "S:0", "Unpromoted -> Promoted node1", "")]
+
+
+def test_stopping_an_unpromoted_instance_names_its_role() -> None:
+    loc = '<rsc_location id="l" rsc="ms" node="node2" score="-INFINITY"/>'
+    root = transient_cib(running(), running(), "", "", constraints=loc)
+    assert summary(root) == [("Stop", "S:1", "Unpromoted node2", "node availability")]
+
+
+def test_a_resource_colocated_with_the_promoted_role_follows_it() -> None:
+    coloc = ('<rsc_colocation id="c" rsc="IP" with-rsc="ms" with-rsc-role="Master"'
+             ' score="INFINITY"/>')
+    root = transient_cib(running(), running(), score(5), score(10), prim("IP"), coloc)
+    assert summary(root) == [("Promote", "S:1", "Unpromoted -> Promoted node2", ""),
+                             ("Start", "IP", "node2", "")]
+
+
+def test_the_promoted_role_colocated_with_a_resource_goes_where_it_runs() -> None:
+    coloc = ('<rsc_colocation id="c" rsc="ms" rsc-role="Master" with-rsc="IP"'
+             ' score="INFINITY"/>')
+    loc = '<rsc_location id="l" rsc="IP" node="node1" score="100"/>'
+    root = transient_cib(running(), running(), score(5), score(10), prim("IP"), coloc + loc)
+    assert summary(root) == [("Promote", "S:0", "Unpromoted -> Promoted node1", ""),
+                             ("Start", "IP", "node1", "")]
+
+
+def test_target_role_unpromoted_demotes() -> None:
+    root = cib(["node1", "node2"], promotable(nv("target-role", "Slave")), "",
+               two_nodes(running(promoted=True), running()))
+    assert summary(root) == [("Demote", "S:0", "Promoted -> Unpromoted node1", "")]
