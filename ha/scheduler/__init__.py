@@ -13,20 +13,16 @@ from datetime import datetime
 
 from lxml import etree
 
-from ha.scheduler.actions import apply_orderings, create_actions, fencing, summarise
+from ha.scheduler.actions import apply_orderings, create_actions, summarise
 from ha.scheduler.assign import Assigner, assign
 from ha.scheduler.constraints import unpack_constraints
 from ha.scheduler.migration import block_migrations, mark_migrations
 from ha.scheduler.model import Cluster, Transition
+from ha.scheduler.nodestate import fence_lines
 from ha.scheduler.ordering import apply_mandatory_orders
 from ha.scheduler.unpack import unpack
 
 __all__ = ["Cluster", "Transition", "schedule"]
-
-
-def quorate(cib_root: etree._Element) -> bool:
-    """Whether the partition this CIB was written in had quorum (``have-quorum``)."""
-    return cib_root.get("have-quorum", "true").lower() in ("1", "true", "yes", "on")
 
 
 def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transition:
@@ -44,9 +40,9 @@ def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transitio
     block_migrations(cluster)
     graph = create_actions(cluster, order)
     apply_orderings(cluster, graph)
+    fences = fence_lines(cluster)
     unclean = frozenset(n.uname for n in cluster.nodes if n.unclean)
-    no_quorum = None if quorate(cib_root) else cluster.options.get("no-quorum-policy", "stop")
-    fences = fencing(cluster) if no_quorum in (None, "ignore") else []
+    no_quorum = None if cluster.quorate else cluster.no_quorum_policy
     changes = fences + [c for rsc in order for c in summarise(rsc, unclean, no_quorum)]
     return Transition(cluster=cluster, changes=changes, actions=graph.actions,
                       edges=graph.edges, scores=scores)

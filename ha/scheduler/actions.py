@@ -48,23 +48,16 @@ def _details(rsc: Resource, origin: str | None, dest: str | None) -> str:
     return role_details(role, next_role(rsc) if dest is not None else "Stopped", origin, dest)
 
 
-def fencing(cluster: Cluster) -> list[Change]:
-    """Fence lines: every unclean node is fenced (stonith-action, reboot by default)."""
-    action = cluster.options.get("stonith-action", "reboot")
-    action = "off" if action == "poweroff" else action
-    return [Change("Fence", n.uname, action, n.unclean_reason or "node is unclean")
-            for n in reversed(cluster.nodes) if n.unclean]
-
-
 def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
               no_quorum: str | None = None) -> list[Change]:
     """The Transition Summary lines for one resource; ``no_quorum`` is the
-    no-quorum-policy when the partition has no quorum (fencing devices need none)."""
+    no-quorum-policy when the partition has no quorum (fencing devices need it too; only
+    ``requires=nothing`` starts without it)."""
     if not rsc.managed or rsc.blocked:
         return []
     current = list(rsc.running)
     dest = rsc.assigned
-    if no_quorum in ("stop", "freeze") and rsc.cls != "stonith":
+    if no_quorum in ("stop", "freeze") and rsc.meta.get("requires", "").lower() != "nothing":
         return _without_quorum(rsc, no_quorum)
     if rsc.unrunnable is not None:
         why = f"{rsc.unrunnable_verb} {rsc.unrunnable}"
@@ -85,7 +78,7 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
         verb = "Restart" if dest == current[0] else "Move"
         return [Change(verb, rsc.id, _details(rsc, current[0], dest))]
     origin = current[0]
-    failed = rsc.failed.get(origin, False) and origin not in unclean  # fencing clears it
+    failed = rsc.failed.get(origin, False) and origin not in rsc.failure_ignored
     if origin == dest:
         if failed:
             return [Change("Recover", rsc.id, _details(rsc, origin, dest))]

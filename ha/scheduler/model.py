@@ -76,6 +76,10 @@ class Node:
     unclean: bool = False
     unclean_reason: str | None = None
     shutdown: bool = False
+    #: up but not (yet) a joined member: it runs nothing
+    pending: bool = False
+    #: the status section never mentioned it
+    unseen: bool = False
     attrs: dict[str, str] = field(default_factory=dict)
     #: utilization capacities (``<utilization>`` of the node)
     capacity: dict[str, int] = field(default_factory=dict)
@@ -83,7 +87,7 @@ class Node:
     @property
     def can_run(self) -> bool:
         return (self.online and not self.standby and not self.unclean and not self.maintenance
-                and not self.shutdown)
+                and not self.shutdown and not self.pending)
 
 
 @dataclass
@@ -130,6 +134,8 @@ class Resource:
     known_on: set[str] = field(default_factory=set)
     #: nodes where the last start's parameters differ from the configuration
     changed_on: set[str] = field(default_factory=set)
+    #: nodes where it failed but the node was unclean already: fencing ends the failure
+    failure_ignored: set[str] = field(default_factory=set)
     #: node uname -> the on-fail policy of the failure recorded there
     on_fail: dict[str, str] = field(default_factory=dict)
     #: nodes it may never run on again (hard errors, fail count at migration-threshold)
@@ -282,6 +288,12 @@ class Cluster:
     _rsc_index: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
     _rsc_indexed: int = field(default=-1, repr=False, compare=False)
     _node_index: dict[str, Node] = field(default_factory=dict, repr=False, compare=False)
+    stonith_enabled: bool = True
+    #: the partition had quorum (``have-quorum``), and its ``no-quorum-policy``
+    quorate: bool = True
+    no_quorum_policy: str = "stop"
+    #: unclean nodes in the order their fencing was decided
+    fence_order: list[str] = field(default_factory=list)
 
     def members(self, rid: str) -> list[str]:
         """The primitives a constraint on ``rid`` applies to (a group's members, a

@@ -1,8 +1,10 @@
 """Stage 1b, unpack status: each resource's state on each node from its history.
 
-Only nodes that are online have their history replayed (a cleanly departed node runs
-nothing). Fail counts (``fail-count-RSC`` and ``fail-count-RSC#op_interval`` node
-attributes) at or over ``migration-threshold`` ban the node; a history recorded for a
+Without stonith only online nodes have their history replayed; with it, a resource
+found active on a node that is down makes that node unclean ("thought to be active
+there"), and a failure whose on-fail is ``fence`` makes its node unclean ("failed
+there"). On a node already unclean, failures are not acted on: fencing ends them.
+Fail counts (``fail-count-RSC`` and ``fail-count-RSC#op_interval`` node attributes) at or over ``migration-threshold`` ban the node; a history recorded for a
 different agent than the one configured has its failures cleared.
 """
 
@@ -16,6 +18,7 @@ from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.clones import history_owner
 from ha.scheduler.history import History
 from ha.scheduler.model import Cluster, Node, Resource, add_scores, parse_score
+from ha.scheduler.nodestate import fence_node
 
 
 def params_digest(params: dict[str, str]) -> str:
@@ -88,8 +91,8 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
     if ops:
         for sibling in _clone_siblings(cluster, rsc):
             sibling.known_on.add(node.uname)
-    if not node.online and not node.unclean:
-        return  # a cleanly departed node runs nothing
+    if not node.online and not stonith:
+        return  # without fencing, a node that is down runs nothing
     if (lr.get("class"), lr.get("type")) != (rsc.cls, rsc.type):
         agent_changed.add((rsc.history_id or rsc.id, node.uname))  # failures cleared
     history = History(rsc, node.uname, stonith)
@@ -101,8 +104,16 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
         rsc.failed[node.uname] = history.failed
         if history.last_start is not None and _definition_changed(rsc, history.last_start):
             rsc.changed_on.add(node.uname)
-    if not history.failed or node.unclean:  # fencing the node ends the failure
+        if not node.online and not node.maintenance and rsc.managed:
+            fence_node(cluster, node, f"{rsc.id} is thought to be active there")
+    if node.unclean:  # fencing the node ends the failure
         rsc.on_fail.pop(node.uname, None)
+        if history.failed:
+            rsc.failure_ignored.add(node.uname)
+    elif not history.failed:
+        rsc.on_fail.pop(node.uname, None)
+    elif rsc.on_fail.get(node.uname) == "fence":
+        fence_node(cluster, node, f"{rsc.id} failed there")
     for sibling in _clone_siblings(cluster, rsc):
         sibling.banned |= rsc.banned
         sibling.fatal = sibling.fatal or rsc.fatal

@@ -1,11 +1,9 @@
 """Stage 1, unpack: cluster options, nodes, resources (primitives, groups, clones,
 templates, tags), then their current state (``status.py``, ``history.py``).
 
-Nodes are kept in Pacemaker's order (natural order of their names). A node is online
-when it is in the membership with its controller up and joined; it is unclean (to be
-fenced, when stonith is enabled) when it left the membership, or lost its
-controller, while expected to be a member. Meta attributes fall back to the
-group's or clone's, then to ``rsc_defaults``.
+Nodes are kept in Pacemaker's order (natural order of their names); whether each is
+online, pending or unclean is judged from its ``node_state`` by ``nodestate``. Meta
+attributes fall back to the group's or clone's, then to ``rsc_defaults``.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from ha.cib.schema_data import duration_ms, is_pcmk_true
 from ha.scheduler.clones import make_clone
 from ha.scheduler.model import Clone, Cluster, Node, Op, Resource, parse_score
 from ha.scheduler.promotion import mark_unpromoted
+from ha.scheduler.nodestate import fence_node, judge_node_state
 from ha.scheduler.status import unpack_status
 from ha.scheduler.utilization import amount
 
@@ -36,51 +35,63 @@ def _nvpairs(parent: etree._Element | None, tag: str) -> dict[str, str]:
     return out
 
 
-def _truthy(node_state: etree._Element, attr: str, yes: str) -> bool:
-    value = node_state.get(attr)
-    if value is None:
-        return False
-    return value == yes or is_pcmk_true(value) or value.isdigit() and int(value) > 0
+def quorate(root: etree._Element) -> bool:
+    """Whether the partition this CIB was written in had quorum (``have-quorum``)."""
+    return root.get("have-quorum", "true").lower() in ("1", "true", "yes", "on", "y")
+
+
+def no_quorum_policy(root: etree._Element, options: dict[str, str], stonith: bool) -> str:
+    """``no-quorum-policy`` as it applies: ``suicide`` only with stonith, and only once
+    the cluster has had quorum (the CIB's ``no-quorum-panic``); anything else
+    unknown is ``stop``."""
+    policy = options.get("no-quorum-policy", "stop").lower()
+    if policy == "suicide":
+        panic = root.get("no-quorum-panic", "0")
+        if stonith and ((panic.isdigit() and int(panic) != 0) or quorate(root)):
+            return policy
+        return "stop"
+    return policy if policy in ("ignore", "freeze", "demote") else "stop"
 
 
 def unpack_options(root: etree._Element) -> dict[str, str]:
     return _nvpairs(root.find("configuration/crm_config"), "cluster_property_set")
 
 
-def unpack_nodes(root: etree._Element, stonith: bool = True) -> list[Node]:
-    """Cluster nodes from ``nodes`` and their state from ``status/node_state``."""
+def unpack_nodes(root: etree._Element, startup_fencing: bool = True) -> list[Node]:
+    """Cluster nodes from ``nodes``, in name order; until its ``node_state`` is seen, a
+    node is unclean when ``startup_fencing``."""
     nodes: list[Node] = []
     for el in root.findall("configuration/nodes/node"):
         if el.get("type") in ("ping", "remote"):
             continue
         uname = el.get("uname") or el.get("id") or ""
-        node = Node(id=el.get("id") or uname, uname=uname)
+        node = Node(id=el.get("id") or uname, uname=uname, unclean=startup_fencing,
+                    unseen=True)
         node.attrs.update(_nvpairs(el, "instance_attributes"))
         node.capacity = {k: amount(v) for k, v in _nvpairs(el, "utilization").items()}
         nodes.append(node)
     nodes.sort(key=lambda n: natural_key(n.uname))
+    return nodes
+
+
+def unpack_node_states(root: etree._Element, cluster: Cluster) -> None:
+    """Each node's transient attributes and state from ``status/node_state``
+    (``nodestate``), then its standby, shutdown and maintenance attributes."""
+    nodes = cluster.nodes
     by_id = {n.id: n for n in nodes}
     for ns in root.findall("status/node_state"):
-        found = by_id.get(ns.get("id", "")) or next(
+        node = by_id.get(ns.get("id", "")) or next(
             (n for n in nodes if n.uname == ns.get("uname")), None)
-        if found is None:
+        if node is None:
             continue
-        node = found
-        in_ccm = _truthy(ns, "in_ccm", "true")
-        crmd = _truthy(ns, "crmd", "online")
-        node.online = in_ccm and crmd and ns.get("join") == "member"
-        # left the membership while expected in it: it must be fenced before its
-        # resources can be trusted stopped
-        expected = ns.get("expected") == "member"
-        if stonith and expected and not in_ccm:
-            node.unclean_reason = "peer is no longer part of the cluster"
-        elif stonith and expected and in_ccm and not crmd:
-            node.unclean_reason = "peer process is no longer available"
-        node.unclean = node.unclean_reason is not None
-        transient = ns.find("transient_attributes")
-        node.attrs.update(_nvpairs(transient, "instance_attributes"))
+        node.attrs.update(_nvpairs(ns.find("transient_attributes"), "instance_attributes"))
+        judge_node_state(cluster, node, ns, cluster.stonith_enabled)
+        if not cluster.quorate and node.online and cluster.no_quorum_policy == "suicide":
+            fence_node(cluster, node, "cluster does not have quorum")
     for node in nodes:
-        node.standby = is_pcmk_true(node.attrs.get("standby"))
+        if node.pending:
+            node.standby = True
+        node.standby = node.standby or is_pcmk_true(node.attrs.get("standby"))
         # a node asked to shut down takes no resources and gives its own away
         node.shutdown = node.attrs.get("shutdown", "0") not in ("0", "")
         node.maintenance = is_pcmk_true(node.attrs.get("maintenance"))
@@ -88,7 +99,6 @@ def unpack_nodes(root: etree._Element, stonith: bool = True) -> list[Node]:
         node.attrs.setdefault("#id", node.id)
         node.attrs.setdefault("#kind", "cluster")
         node.attrs.setdefault("#is_dc", "true" if node.id == root.get("dc-uuid") else "false")
-    return nodes
 
 
 def natural_key(text: str) -> list[tuple[int, int | str]]:
@@ -178,12 +188,16 @@ def unpack(root: etree._Element) -> Cluster:
     rsc_defaults = _nvpairs(root.find("configuration/rsc_defaults"), "meta_attributes")
     if "resource-stickiness" not in rsc_defaults and "default-resource-stickiness" in options:
         rsc_defaults["resource-stickiness"] = options["default-resource-stickiness"]
-    nodes = unpack_nodes(root, is_pcmk_true(options.get("stonith-enabled", "true")))
+    stonith = is_pcmk_true(options.get("stonith-enabled", "true"))
+    nodes = unpack_nodes(root, stonith and is_pcmk_true(options.get("startup-fencing", "true")))
     resources, groups, clones = unpack_resources(root, rsc_defaults, len(nodes))
     cluster = Cluster(nodes=nodes, resources=resources, options=options,
                       rsc_defaults=rsc_defaults, groups=groups, clones=clones,
                       op_defaults=_nvpairs(root.find("configuration/op_defaults"),
-                                           "meta_attributes"))
+                                           "meta_attributes"),
+                      stonith_enabled=stonith, quorate=quorate(root),
+                      no_quorum_policy=no_quorum_policy(root, options, stonith))
+    unpack_node_states(root, cluster)
     for t in root.findall("configuration/resources/template"):
         cluster.templates[t.get("id", "")] = [
             p.get("id", "") for p in root.iterfind("configuration/resources//primitive")

@@ -1,0 +1,96 @@
+"""Unclean nodes and fencing: why a node is fenced, when it can be, in which order.
+
+Every expected summary here was checked with Pacemaker 2.1.5's ``crm_simulate -x FILE -R``.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+from test_scheduler_cibs import cib, history, node_state, nv, op, prim
+
+from ha.scheduler import schedule
+
+FENCE_DEVICE = '<primitive id="fence" class="stonith" type="fence_dummy"/>'
+
+
+def fencing_cib(nodes: list[str], resources: str = "", status: str = "", props: str = "",
+                quorum: bool = True) -> etree._Element:
+    """A CIB with stonith enabled and a fencing device."""
+    root = cib(nodes, FENCE_DEVICE + resources, status=status, props=props)
+    for pair in root.iter("nvpair"):
+        if pair.get("name") == "stonith-enabled":
+            pair.set("value", "true")
+    root.set("have-quorum", "1" if quorum else "0")
+    return root
+
+
+def summary(root: etree._Element) -> list[tuple[str, str, str, str]]:
+    return [(c.verb, c.resource, c.details, c.reason) for c in schedule(root).changes]
+
+
+def fences(root: etree._Element) -> list[tuple[str, str]]:
+    return [(c.resource, c.reason) for c in schedule(root).changes if c.verb == "Fence"]
+
+
+def test_a_node_never_seen_is_fenced_at_startup() -> None:
+    root = fencing_cib(["node1", "node2", "node3"], status=node_state("node1", "1"))
+    assert fences(root) == [("node3", "node is unclean"), ("node2", "node is unclean")]
+
+
+def test_startup_fencing_off_trusts_unseen_nodes() -> None:
+    root = fencing_cib(["node1", "node2"], status=node_state("node1", "1"),
+                       props=nv("startup-fencing", "false"))
+    assert fences(root) == []
+
+
+def test_membership_reasons_and_order() -> None:
+    status = (node_state("node1", "1")
+              + '<node_state id="2" uname="node2" crmd="offline" join="down"/>'
+              + '<node_state id="3" uname="node3" in_ccm="true" crmd="online" join="banned"/>'
+              + '<node_state id="4" uname="node4" in_ccm="true" crmd="offline" join="member"'
+                ' expected="member"/>')
+    root = fencing_cib(["node1", "node2", "node3", "node4"], status=status)
+    assert fences(root) == [("node4", "peer process is no longer available"),
+                            ("node3", "peer failed Pacemaker membership criteria"),
+                            ("node2", "peer has not been seen by the cluster")]
+
+
+def test_a_node_that_left_with_a_resource_active_is_fenced_and_it_moves() -> None:
+    down = ('<node_state id="2" uname="node2" in_ccm="false" crmd="offline" join="down"'
+            ' expected="down"><lrm id="2"><lrm_resources>'
+            + history("A", op("A", "start")) + '</lrm_resources></lrm></node_state>')
+    root = fencing_cib(["node1", "node2"], prim("A"), node_state("node1", "1") + down)
+    assert summary(root) == [("Fence", "node2", "reboot", "A is thought to be active there"),
+                             ("Start", "fence", "node1", ""),
+                             ("Move", "A", "node2 -> node1", "")]
+
+
+def test_on_fail_fence_fences_the_node_and_recovers_elsewhere() -> None:
+    rsc = prim("A").replace("</primitive>", '<operations><op id="m" name="monitor"'
+                            ' interval="10s" on-fail="fence"/></operations></primitive>')
+    lrm = history("A", op("A", "start", call=2), op("A", "monitor", rc=7, call=3, interval=10000))
+    root = fencing_cib(["node1", "node2"], rsc, node_state("node1", "1", lrm)
+                       + node_state("node2", "2"))
+    assert summary(root) == [("Fence", "node1", "reboot", "A failed there"),
+                             ("Start", "fence", "node2", ""),
+                             ("Recover", "A", "node1 -> node2", "")]
+
+
+def test_without_quorum_and_policy_suicide_every_online_node_is_fenced() -> None:
+    root = fencing_cib(["node1", "node2"], status=node_state("node1", "1") + node_state("node2", "2"),
+                       props=nv("no-quorum-policy", "suicide"), quorum=False)
+    root.set("no-quorum-panic", "1")
+    assert fences(root) == [("node2", "cluster does not have quorum"),
+                            ("node1", "cluster does not have quorum")]
+
+
+def test_without_quorum_an_offline_unclean_node_cannot_be_fenced() -> None:
+    root = fencing_cib(["node1", "node2"], status=node_state("node1", "1"), quorum=False,
+                       props=nv("no-quorum-policy", "stop"))
+    assert fences(root) == []
+
+
+def test_suicide_needs_the_cluster_to_have_had_quorum() -> None:
+    root = fencing_cib(["node1", "node2"], status=node_state("node1", "1") + node_state("node2", "2"),
+                       props=nv("no-quorum-policy", "suicide"), quorum=False)
+    assert summary(root) == [("Start", "fence", "node1", "no quorum (blocked)")]
