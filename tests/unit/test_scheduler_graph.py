@@ -81,7 +81,9 @@ def test_dot_draws_every_action_and_edge() -> None:
 def test_fencing_comes_before_recovery_and_implies_the_stop() -> None:
     status = (node_state("node1", "1") +
               node_state("node2", "2", history("A", op("A", "start")), online=False))
-    root = cib(["node1", "node2"], prim("A"), status=status)
+    # fencing needs a device: without one, nothing is fenced and nothing is managed
+    device = '<primitive id="fence" class="stonith" type="fence_dummy"/>'
+    root = cib(["node1", "node2"], device + prim("A"), status=status)
     crm = root.find("configuration/crm_config/cluster_property_set")
     assert crm is not None
     for nvp in crm.findall("nvpair"):
