@@ -40,7 +40,7 @@ def make_clone(el: etree._Element, meta: dict[str, str], base: Resource,
         inst.history_id = inst.id if unique else base.id
         instances.append(inst)
     clone = Clone(el.get("id", ""), base.id, [i.id for i in instances], node_max, unique,
-                  promotable)
+                  promotable, clone_min=max(parse_score(meta.get("clone-min"), 0), 0))
     if promotable:
         clone.promoted_max = parse_score(meta.get("promoted-max", meta.get("master-max")), 1)
         clone.promoted_node_max = parse_score(

@@ -165,12 +165,11 @@ def colocation_sets(el: etree._Element, cluster: Cluster) -> None:
 def order_sets(el: etree._Element, cluster: Cluster) -> None:
     """A sequential order set starts its members one after the other; each set
     (its last member, or all when not sequential) starts before the next set (its
-    first member, or all). Sets with require-all=false are not ordered yet."""
+    first member, or all). After a set with require-all=false, each member of the
+    next set may start once any member of it can ("one-or-more:SET")."""
     kind = _order_kind(el)
     symmetrical = el.get("symmetrical", "true").lower() not in ("false", "no", "0", "off")
     sets = [(rset, _set_members(cluster, rset)) for rset in el.iterfind("resource_set")]
-    if any(rset.get("require-all", "true").lower() in ("false", "no", "0") for rset, _ in sets):
-        return
 
     def add(first: str, then: str, action: str, then_action: str) -> None:
         label = f"{first} running" if first in cluster.groups or first in cluster.clones else ""
@@ -185,6 +184,14 @@ def order_sets(el: etree._Element, cluster: Cluster) -> None:
             for before, after in zip(members, members[1:], strict=False):
                 add(before, after, act, act)
     for (s1, m1), (s2, m2) in zip(sets, sets[1:], strict=False):
+        if _false(s1.get("require-all")) and s1.get("action", "start") in ("start", "promote") \
+                and m1:
+            for t in m2:
+                cluster.orderings.append(Ordering(
+                    el.get("id", ""), m1[0], t if t in cluster.clones else cluster.members(t)[0],
+                    s1.get("action", "start"), s2.get("action", "start"), kind, symmetrical,
+                    f"one-or-more:{s1.get('id', '')}", tuple(m1), 1))
+            continue
         firsts = m1[-1:] if _sequential(s1) else m1
         thens = m2[:1] if _sequential(s2) else m2
         for f in firsts:
@@ -235,6 +242,13 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
                 or not _known(cluster, then):
             continue
         label = f"{first} running" if first in cluster.groups or first in cluster.clones else ""
+        clone = cluster.clones.get(first)
+        need = clone.clone_min if clone is not None else 0
+        if clone is not None and not need and _false(el.get("require-all")):
+            need = 1  # the deprecated spelling of clone-min=1
+        any_of: tuple[str, ...] = ()
+        if need and el.get("first-action", "start") in ("start", "promote"):
+            label, any_of = f"clone-one-or-more:{el.get('id', '')}", tuple(clone.instances)
         if first not in cluster.clones:
             first = cluster.members(first)[-1]
         if then not in cluster.clones:
@@ -243,7 +257,12 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
         cluster.orderings.append(Ordering(
             el.get("id", ""), first, then, el.get("first-action", "start"),
             el.get("then-action", el.get("first-action", "start")), kind,
-            el.get("symmetrical", "true").lower() not in ("false", "no", "0", "off"), label))
+            el.get("symmetrical", "true").lower() not in ("false", "no", "0", "off"), label,
+            any_of, need if any_of else 0))
+
+
+def _false(value: str | None) -> bool:
+    return value is not None and value.lower() in ("false", "no", "0", "off", "n")
 
 
 def _known(cluster: Cluster, rid: str) -> bool:

@@ -208,6 +208,9 @@ class Clone:
     promotable: bool = False
     promoted_max: int = 1
     promoted_node_max: int = 1
+    #: clone-min: how many instances must be able to run before what is ordered
+    #: after the clone may start (0: one is enough, through the clone's own start)
+    clone_min: int = 0
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,10 @@ class Ordering:
     #: how reasons name first's action: "rsc start", or "group running" for a
     #: group or clone, whose start is complete when all of it runs
     first_label: str = ""
+    #: a "one or more" ordering (clone-min, require-all=false): ``then`` may start
+    #: once ``min_any`` of these (resources, or clone instances) can start
+    any_of: tuple[str, ...] = ()
+    min_any: int = 0
 
     @property
     def first_event(self) -> str:

@@ -61,6 +61,10 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                 continue
             runnable = any(_can_start(f) for f in firsts)
             starting = next((f for f in firsts if starts(f)), None)
+            if o.any_of:  # a pseudo-action: optional, so it never requires a restart
+                able = sum(any(_can_start(r) for m in cluster.members(x)
+                               if (r := cluster.resource(m))) for x in o.any_of)
+                runnable, starting = able >= o.min_any, None
             for then in thens:
                 if not then.managed or then.blocked:
                     continue
@@ -72,7 +76,7 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                     if then.unrunnable is None:
                         stays = (then.assigned is not None and not then.migrating
                                  and not starts(then))
-                        required = stays and any(_start_required(f, bool(o.first_label))
+                        required = stays and not o.any_of and any(_start_required(f, bool(o.first_label))
                                                  for f in firsts)
                         then.unrunnable = o.first_event
                         then.unrunnable_verb = "required" if required else "unrunnable"

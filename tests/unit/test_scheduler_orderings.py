@@ -48,3 +48,28 @@ def test_a_group_after_an_unrunnable_first_stops_member_after_member() -> None:
     assert summary(root) == [("Stop", "A:0", "node1", "node availability"),
                              ("Stop", "B", "node1", "unrunnable A-clone running"),
                              ("Stop", "C", "node1", "required B start")]
+
+
+def test_clone_min_orders_then_after_enough_instances() -> None:
+    clone = ('<clone id="A-clone"><meta_attributes id="ac-m"><nvpair id="ac-min" '
+             'name="clone-min" value="2"/></meta_attributes>' + prim("A") + "</clone>")
+    ban = '<rsc_location id="ban" rsc="A-clone" node="node2" score="-INFINITY"/>'
+    root = cib(["node1", "node2"], clone + prim("B"),
+               ban + '<rsc_order id="ord" first="A-clone" then="B"/>',
+               node_state("node1", "1") + node_state("node2", "2"))
+    assert summary(root) == [("Start", "A:0", "node1", ""),
+                             ("Start", "B", "node2",
+                              "unrunnable clone-one-or-more:ord (blocked)")]
+
+
+def test_after_a_require_all_false_set_one_member_is_enough() -> None:
+    sets = ('<rsc_order id="ord"><resource_set id="s1" sequential="false" require-all="false">'
+            '<resource_ref id="A"/><resource_ref id="B"/></resource_set>'
+            '<resource_set id="s2"><resource_ref id="C"/></resource_set></rsc_order>')
+    one = cib(["node1"], prim("A", STOPPED) + prim("B") + prim("C"), sets,
+              node_state("node1", "1"))
+    assert summary(one) == [("Start", "B", "node1", ""), ("Start", "C", "node1", "")]
+    none = cib(["node1"], prim("A", STOPPED) + prim("B", '<nvpair id="b-tr" name="target-role"'
+                                                         ' value="Stopped"/>') + prim("C"),
+               sets, node_state("node1", "1"))
+    assert summary(none) == [("Start", "C", "node1", "unrunnable one-or-more:s1 (blocked)")]
