@@ -184,8 +184,9 @@ class Assigner:
         self.done.update(r.id for r in instances)
         per_node: dict[str, int] = {}
         weights = {r.id: self.weights(r) for r in instances}
+        first: dict[str, int] = {}  # instances with a higher promotion score go first
         if clone.promotable:
-            add_promotion_scores(self.cluster, clone, weights)
+            first = add_promotion_scores(self.cluster, clone, weights)
         for rsc in instances:
             if len(rsc.running) != 1 or not rsc.managed or rsc.blocked:
                 continue
@@ -198,7 +199,7 @@ class Assigner:
                 rsc.assigned = uname
                 self._took(rsc, uname)
                 per_node[uname] = per_node.get(uname, 0) + 1
-        for rsc in instances:
+        for rsc in sorted(instances, key=lambda r: -first.get(r.id, 0)):
             if rsc.id in self.scores:
                 continue
             capped = {u: (-INFINITY if per_node.get(u, 0) >= clone.node_max else score)

@@ -123,19 +123,20 @@ def unpack_locations(root: etree._Element, cluster: Cluster) -> None:
             for rule in el.findall("rule"):
                 for node in cluster.nodes:
                     if rule_matches(rule, node):
-                        _location(cluster, rule.get("role", el.get("role")), member,
-                                  node.uname, _rule_score(rule, node))
+                        _location(cluster, rule.get("role"), member, node.uname,
+                                  _rule_score(rule, node), rule=True)
 
 
 def _location(cluster: Cluster, role_text: str | None, rid: str, uname: str,
-              score: int) -> None:
+              score: int, rule: bool = False) -> None:
     """A location score for a role: Promoted adds to the promotion priority there;
-    Unpromoted applies to every role (an instance is Unpromoted before Promoted);
-    any other role matches no resource's role while it is placed, so never applies."""
+    Unpromoted applies to every role (an instance is Unpromoted before Promoted), and
+    so does Started on a location's own ``role`` (a rule's Started role, like
+    Stopped, matches no resource while it is placed, so never applies)."""
     role = canonical_role(role_text)
     if role == "Promoted":
         cluster.promoted_locations.append((rid, uname, score))
-    elif role_text is None or role == "Unpromoted":
+    elif role_text is None or role == "Unpromoted" or (role == "Started" and not rule):
         cluster.locations.append((rid, uname, score))
 
 

@@ -80,10 +80,14 @@ def promotion_score(cluster: Cluster, clone: Clone, rsc: Resource, uname: str,
 
 
 def add_promotion_scores(cluster: Cluster, clone: Clone,
-                         weights: dict[str, dict[str, int]]) -> None:
-    """Before placement: a positive promotion score draws the instance to its node."""
+                         weights: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Before placement: a positive promotion score draws the instance to its node.
+    Returns each instance's priority for the order of placement: its highest
+    promotion score (at least the resource's own priority)."""
+    priority: dict[str, int] = {}
     for rsc in promotable_instances(cluster, clone):
         w = weights[rsc.id]
+        priority[rsc.id] = rsc.priority
         for uname in list(w):
             node = cluster.node(uname)
             if node is None or not node.can_run:
@@ -91,6 +95,8 @@ def add_promotion_scores(cluster: Cluster, clone: Clone,
             score = promotion_score(cluster, clone, rsc, uname, rsc.allowed) or 0
             if score > 0:
                 w[uname] = add_scores(w[uname], score)
+            priority[rsc.id] = max(priority[rsc.id], score)
+    return priority
 
 
 def _left_promoted(rsc: Resource) -> bool:
