@@ -15,12 +15,16 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ha.runtime.fence_runner import FenceResult, run_fence_agent_sync
 from harness.bmc import ContainerNode, ProcessNode, VirtualBMC
 from harness.sleeper_image import ImageUnavailable, sleeper_image
+
+if TYPE_CHECKING:
+    from harness.fencer_host import FencerHost
 
 _missing = [p for p in ("ipmi_sim", "ipmitool") if shutil.which(p) is None]
 if not os.access("/usr/sbin/fence_ipmilan", os.X_OK) and shutil.which("fence_ipmilan") is None:
@@ -168,3 +172,59 @@ def test_bmc_powers_a_container_off_on_and_reboots_it(
     assert subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", name],
                           capture_output=True, text=True).stdout != started
     assert bmc.power_log() == ["set power 0", "set power 1", "set power 0", "set power 1"]
+
+
+# ---- through the fencer core: a device in a CIB, a fence request, the result --------
+
+@pytest.fixture
+def fencer_host(bmc: VirtualBMC) -> Iterator[FencerHost]:
+    pytest.importorskip("ha.fencing.fencer", reason="the fencer core is not in this checkout")
+    from harness.fencer_host import FencerHost as Host
+    host = Host.for_device(NODE, "fence_ipmilan", bmc.fence_params())
+    yield host
+    host.close()
+
+
+def test_fencer_reboots_the_node_through_its_bmc(bmc: VirtualBMC, fencer_host: FencerHost) -> None:
+    before = bmc.node_pid()
+    reply = fencer_host.fence(NODE, "reboot")
+    assert reply["ok"] and reply["exit"] == 0, reply
+    assert reply["op"]["state"] == "done" and reply["op"]["devices"] == [f"fence-{NODE}"]
+    after = bmc.node_pid()
+    assert before is not None and after is not None and after != before and not alive(before)
+    assert bmc.power_log() == ["set power 0", "set power 1"]
+    # the agent got the node as plug (fence_ipmilan's host argument) and no pcmk_* option
+    run = fencer_host.agent_runs[-1]
+    assert (run.action, run.host_arg, run.params.get("plug")) == ("reboot", "plug", NODE)
+    assert not any(k.startswith("pcmk_") for k in run.params)
+
+
+def test_fencer_off_then_on(bmc: VirtualBMC, fencer_host: FencerHost) -> None:
+    pid = bmc.node_pid()
+    assert fencer_host.fence(NODE, "off")["ok"]
+    assert pid is not None and not alive(pid) and bmc.node_pid() is None
+    assert fencer_host.fence(NODE, "on")["ok"]
+    assert bmc.node_pid() is not None
+
+
+def test_fencer_does_not_claim_a_node_outside_pcmk_host_list(
+        bmc: VirtualBMC, fencer_host: FencerHost) -> None:
+    pid = bmc.node_pid()
+    reply = fencer_host.fence("node2", "off")
+    assert not reply["ok"] and reply["exit"] == 105, reply        # no such device
+    assert bmc.node_pid() == pid and bmc.power_log() == []
+
+
+def test_fencer_reports_a_device_that_refuses_the_login(bmc: VirtualBMC) -> None:
+    pytest.importorskip("ha.fencing.fencer", reason="the fencer core is not in this checkout")
+    from harness.fencer_host import FencerHost as Host
+    host = Host.for_device(NODE, "fence_ipmilan",
+                                 {**bmc.fence_params(), "password": "wrong"})
+    try:
+        pid = bmc.node_pid()
+        reply = host.fence(NODE, "off")
+        assert not reply["ok"] and reply["op"]["state"] == "failed", reply
+        assert "failed" in reply["error"]
+        assert bmc.node_pid() == pid and bmc.power_log() == []
+    finally:
+        host.close()
