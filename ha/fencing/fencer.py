@@ -354,6 +354,7 @@ class Fencer:
                     f"cannot fence {ex.op.target}"
                 ex.failures.append(f"{dev_id}: {why}")
                 ex.level_i, ex.dev_i = ex.level_i + 1, 0
+                ex.used = []
                 continue
             dev = self.devices[dev_id]
             ex.attempt = 0
@@ -415,6 +416,7 @@ class Fencer:
             return out + self._run(ex, ev.now)
         ex.failures.append(f"{dev.id}: {reason}")
         ex.level_i, ex.dev_i = ex.level_i + 1, 0
+        ex.used = []               # the next level starts afresh: all of its devices must act
         return out + self._next_device(ex, ev.now)
 
     def _on_timer(self, ev: TimerFired) -> list[Effect]:
