@@ -15,6 +15,7 @@ from lxml import etree
 
 from ha.scheduler.actions import apply_orderings, create_actions, summarise
 from ha.scheduler.assign import Assigner, assign
+from ha.scheduler.blocked import situation
 from ha.scheduler.constraints import unpack_constraints
 from ha.scheduler.migration import block_migrations, mark_migrations
 from ha.scheduler.model import Cluster, Transition
@@ -41,8 +42,7 @@ def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transitio
     graph = create_actions(cluster, order)
     apply_orderings(cluster, graph)
     fences = fence_lines(cluster)
-    unclean = frozenset(n.uname for n in cluster.nodes if n.unclean)
-    no_quorum = None if cluster.quorate else cluster.no_quorum_policy
-    changes = fences + [c for rsc in order for c in summarise(rsc, unclean, no_quorum)]
+    sit = situation(cluster)
+    changes = fences + [c for rsc in order for c in summarise(rsc, sit)]
     return Transition(cluster=cluster, changes=changes, actions=graph.actions,
                       edges=graph.edges, scores=scores)

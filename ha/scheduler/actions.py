@@ -8,7 +8,10 @@ will run on; probes (``monitor`` with interval 0) wherever its state is unknown.
 
 from __future__ import annotations
 
+from ha.scheduler.blocked import BLOCKED, Situation, probe_blocked, quorum_reason, stop_reason
 from ha.scheduler.model import Action, Change, Cluster, Resource
+
+CLEAR = Situation()
 
 _ROLED = ("Unpromoted", "Promoted")
 
@@ -48,17 +51,20 @@ def _details(rsc: Resource, origin: str | None, dest: str | None) -> str:
     return role_details(role, next_role(rsc) if dest is not None else "Stopped", origin, dest)
 
 
-def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
-              no_quorum: str | None = None) -> list[Change]:
-    """The Transition Summary lines for one resource; ``no_quorum`` is the
-    no-quorum-policy when the partition has no quorum (fencing devices need it too; only
-    ``requires=nothing`` starts without it)."""
+def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
+    """The Transition Summary lines for one resource, given what ``sit`` (nodes down,
+    quorum) lets run (``blocked``)."""
     if not rsc.managed or rsc.blocked:
         return []
     current = list(rsc.running)
     dest = rsc.assigned
-    if no_quorum in ("stop", "freeze") and rsc.meta.get("requires", "").lower() != "nothing":
-        return _without_quorum(rsc, no_quorum)
+    no_quorum = quorum_reason(rsc, sit)
+    if no_quorum is not None and dest is not None:
+        if not current:
+            verb = "Promote" if next_role(rsc) == "Promoted" else "Start"
+            return [Change(verb, rsc.id, _details(rsc, None, dest), f"{no_quorum} (blocked)")]
+        return [Change("Stop", rsc.id, _details(rsc, c, None), stop_reason(no_quorum, c, sit))
+                for c in current]
     if rsc.unrunnable is not None:
         why = f"{rsc.unrunnable_verb} {rsc.unrunnable}"
         if not current:  # a clone instance's blocked start is not listed
@@ -70,10 +76,14 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
         if not dest:
             return []
         verb = "Promote" if next_role(rsc) == "Promoted" else "Start"
-        return [Change(verb, rsc.id, _details(rsc, None, dest))]
+        return [Change(verb, rsc.id, _details(rsc, None, dest),
+                       BLOCKED if probe_blocked(rsc, sit) else "")]
     if dest is None:
         return [Change("Stop", rsc.id, _details(rsc, c, None),
-                       "" if c in unclean else "node availability") for c in current]
+                       stop_reason("node availability", c, sit)) for c in current]
+    if len(current) == 1 and dest not in current and current[0] in sit.down:
+        # its start must wait for a stop that cannot run
+        return [Change("Stop", rsc.id, _details(rsc, current[0], None), BLOCKED)]
     if len(current) > 1:  # multiple-active: stopped everywhere, started on dest
         verb = "Restart" if dest == current[0] else "Move"
         return [Change(verb, rsc.id, _details(rsc, current[0], dest))]
@@ -100,17 +110,6 @@ def summarise(rsc: Resource, unclean: frozenset[str] = frozenset(),
         return [Change("Migrate", rsc.id, _details(rsc, origin, dest))]
     verb = "Recover" if failed else "Move"
     return [Change(verb, rsc.id, _details(rsc, origin, dest), rsc.move_reason)]
-
-
-def _without_quorum(rsc: Resource, policy: str) -> list[Change]:
-    """Without quorum nothing new starts; with policy stop what runs is stopped."""
-    if rsc.running:
-        if policy == "stop":
-            return [Change("Stop", rsc.id, _details(rsc, c, None), "no quorum")
-                    for c in rsc.running]
-        return []
-    why = "no quorum" if policy == "stop" else "quorum freeze"
-    return [Change("Start", rsc.id, rsc.assigned, f"{why} (blocked)")] if rsc.assigned else []
 
 
 class ActionGraph:

@@ -121,6 +121,8 @@ def summary_lines(changes: list[Change]) -> list[str]:
     out = fences
     for c in changes:
         reason = f"  due to {c.reason}" if c.reason else ""
+        if c.reason == "(blocked)":  # blocked, for no reason of its own
+            reason = "  blocked"
         out.append(f"  * {c.verb:<8}   {c.resource:<{rsc_width}}   "
                    f"( {c.details:>{detail_width}} ){reason}")
     return out

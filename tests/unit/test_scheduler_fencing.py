@@ -94,3 +94,39 @@ def test_suicide_needs_the_cluster_to_have_had_quorum() -> None:
     root = fencing_cib(["node1", "node2"], status=node_state("node1", "1") + node_state("node2", "2"),
                        props=nv("no-quorum-policy", "suicide"), quorum=False)
     assert summary(root) == [("Start", "fence", "node1", "no quorum (blocked)")]
+
+
+def _gone(uname: str, nid: str, lrm: str) -> str:
+    """A node that left the membership while expected up, with its history."""
+    return (f'<node_state id="{nid}" uname="{uname}" in_ccm="false" join="member"'
+            f' expected="member"><lrm id="{nid}"><lrm_resources>{lrm}</lrm_resources></lrm>'
+            '</node_state>')
+
+
+def test_without_quorum_a_resource_on_an_unfenceable_node_is_stopped_blocked() -> None:
+    status = _gone("node1", "1", history("A", op("A", "start"))) + node_state("node2", "2")
+    root = fencing_cib(["node1", "node2"], prim("A"), status, quorum=False)
+    assert summary(root) == [("Start", "fence", "node2", "no quorum (blocked)"),
+                             ("Stop", "A", "node1", "no quorum (blocked)")]
+
+
+def test_with_quorum_freeze_it_cannot_leave_an_unfenceable_node() -> None:
+    status = _gone("node1", "1", history("A", op("A", "start"))) + node_state("node2", "2")
+    root = fencing_cib(["node1", "node2"], prim("A") + prim("B"), status, quorum=False,
+                       props=nv("no-quorum-policy", "freeze"))
+    assert summary(root) == [("Start", "fence", "node2", "quorum freeze (blocked)"),
+                             ("Stop", "A", "node1", "(blocked)"),
+                             ("Start", "B", "node2", "quorum freeze (blocked)")]
+
+
+def test_requires_nothing_starts_without_quorum() -> None:
+    root = fencing_cib(["node1"], prim("A", nv("requires", "nothing")),
+                       node_state("node1", "1"), quorum=False)
+    assert summary(root) == [("Start", "fence", "node1", "no quorum (blocked)"),
+                             ("Start", "A", "node1", "")]
+
+
+def test_a_start_waits_for_probes_on_a_pending_node() -> None:
+    pending = '<node_state id="2" uname="node2" in_ccm="true" crmd="online" join="pending"/>'
+    root = fencing_cib(["node1", "node2"], status=node_state("node1", "1") + pending)
+    assert summary(root) == [("Start", "fence", "node1", "(blocked)")]
