@@ -184,17 +184,30 @@ class Assigner:
         self.done.update(r.id for r in instances)
         per_node: dict[str, int] = {}
         weights = {r.id: self.weights(r) for r in instances}
+        # whether a running instance may stay is judged without promotion scores
+        # (they apply only where the instance itself runs)
+        unpromoted = {rid: dict(w) for rid, w in weights.items()}
         first: dict[str, int] = {}  # instances with a higher promotion score go first
         if clone.promotable:
             first = add_promotion_scores(self.cluster, clone, weights)
+        # an instance keeps its node while that node has fewer than its fair share
+        # (clone-max over the nodes that can run resources, at least one) and no
+        # other node scores better for it; a failed instance does not
+        usable = sum(n.can_run for n in self.cluster.nodes)
+        fair = max(1, len(instances) // usable) if usable else 1
         for rsc in instances:
             if len(rsc.running) != 1 or not rsc.managed or rsc.blocked:
                 continue
             (uname,) = rsc.running
             node = self.cluster.node(uname)
-            w = weights[rsc.id].get(uname, -INFINITY)
-            if node is not None and node.can_run and w >= 0 \
-                    and per_node.get(uname, 0) < clone.node_max:
+            capped = {u: (-INFINITY if per_node.get(u, 0) >= clone.node_max else score)
+                      for u, score in unpromoted[rsc.id].items()}
+            w = capped.get(uname, -INFINITY)
+            best = max((score for u, score in capped.items()
+                        if (n := self.cluster.node(u)) is not None and n.can_run),
+                       default=-INFINITY)
+            if node is not None and node.can_run and w >= 0 and w >= best \
+                    and not rsc.failed.get(uname) and per_node.get(uname, 0) < fair:
                 self.scores[rsc.id] = weights[rsc.id]
                 rsc.assigned = uname
                 self._took(rsc, uname)
