@@ -124,3 +124,25 @@ def test_a_client_certificate_from_another_ca_is_refused(
     assert r.rc != 0 and "Connection failed" in r.stderr, r
     assert frontend.connections == before          # the handshake never completed
     assert _inspect(container, ".State.Running") == "true"
+
+
+def test_fencer_maps_the_node_to_its_container(frontend: DockerTLSFrontend,
+                                               container: str) -> None:
+    """Through the fencer core: a fence_docker device in a CIB whose pcmk_host_map names
+    the container for node ``node1``; the agent gets the container as plug."""
+    pytest.importorskip("ha.fencing.fencer", reason="the fencer core is not in this checkout")
+    from harness.fencer_host import FencerHost, device_cib
+    host = FencerHost(device_cib({"fence-docker": ("fence_docker", {
+        **frontend.fence_params(), "pcmk_host_map": f"node1:{container}",
+        "pcmk_host_check": "static-list"})}))
+    try:
+        reply = host.fence("node1", "off")
+        assert reply["ok"], reply
+        assert _inspect(container, ".State.Running") == "false"
+        assert host.agent_runs[-1].params["plug"] == container
+        reply = host.fence("node1", "on")
+        assert reply["ok"], reply
+        assert _inspect(container, ".State.Running") == "true"
+        assert not host.fence("node2", "off")["ok"]      # not in the map: not claimed
+    finally:
+        host.close()

@@ -95,3 +95,22 @@ def test_a_key_the_host_does_not_accept_fails(lab: VirshLab, dom: str, tmp_path:
     r = fence(lab, "off", dom, identity_file=str(key), login_timeout="5")
     assert r.rc != 0, r
     assert lab.domstate(dom) == "running"
+
+
+def test_fencer_reboots_a_domain_named_by_pcmk_host_map(lab: VirshLab, dom: str) -> None:
+    """Through the fencer core: one fence_virsh device for both domains, nodes mapped to
+    domains by pcmk_host_map; a reboot of node1 restarts only its domain."""
+    pytest.importorskip("ha.fencing.fencer", reason="the fencer core is not in this checkout")
+    from harness.fencer_host import FencerHost, device_cib
+    other = lab.domains[1]
+    host = FencerHost(device_cib({"fence-virsh": ("fence_virsh", {
+        **lab.fence_params(), "pcmk_host_map": f"node1:{dom};node2:{other}"})}))
+    try:
+        before, other_pid = lab.init_pid(dom), lab.init_pid(other)
+        reply = host.fence("node1", "reboot")
+        assert reply["ok"], reply
+        after = lab.init_pid(dom)
+        assert before is not None and after is not None and after != before
+        assert lab.init_pid(other) == other_pid
+    finally:
+        host.close()
