@@ -14,15 +14,18 @@ Pacemaker's rules, as kept here:
   without one: it is promoted only if a constraint says so), -INFINITY when it may
   not be promoted (target-role Unpromoted, or stopped); location constraints for
   the Promoted role and colocations of the Promoted (or Unpromoted) role add to it;
-- the clone's own node scores (its location constraints) plus the priority give
-  the sort order; instances are promoted in that order (ties: the one promoted now,
-  then the active one, then the lower instance number) until ``promoted-max``, at
+- the clone's node scores (its own, plus the priorities of the instances placed on
+  each node, plus the scores of what its Promoted role is colocated with and of what
+  is colocated with its Promoted role, see ``colocated``) give the sort order;
+  instances are promoted in that order (ties: the one promoted now, the higher
+  priority, the active one, the lower instance number) until ``promoted-max``, at
   most ``promoted-node-max`` per node, only with a priority of 0 or more, on a node
-  that can run resources.
+  that can run resources; an instance the cluster may not touch stays promoted.
 """
 
 from __future__ import annotations
 
+from ha.scheduler.colocated import add_colocated_scores
 from ha.scheduler.model import (
     INFINITY,
     Clone,
@@ -120,23 +123,23 @@ class RoleChooser:
     def choose(self) -> None:
         cluster, clone = self.cluster, self.clone
         instances = promotable_instances(cluster, clone)
-        clone_weights = self._clone_weights(instances)
         for rsc in instances:
             rsc.promotion = self._priority(rsc)
-        sort_index: dict[str, int] = {}
+        clone_weights = self._clone_weights(instances)
+        sort_index: dict[str, int] = {}  # instances on one node share its weight
         for rsc in instances:
             if _left_promoted(rsc):
                 sort_index[rsc.id] = INFINITY
             elif rsc.assigned is None or rsc.promotion < 0:
                 sort_index[rsc.id] = rsc.promotion
             else:
-                sort_index[rsc.id] = add_scores(clone_weights.get(rsc.assigned, 0), rsc.promotion)
+                sort_index[rsc.id] = clone_weights.get(rsc.assigned, 0)
         current = {"Promoted": 2, "Unpromoted": 1, "Started": 1}
 
-        def key(r: Resource) -> tuple[int, int, int, int]:
+        def key(r: Resource) -> tuple[int, int, int, int, int]:
             return (-sort_index[r.id], -max((current.get(v, 0) for v in r.running.values()),
-                                            default=0), 0 if r.running else 1,
-                    clone.instances.index(r.id))
+                                            default=0), -r.promotion,
+                    0 if r.running else 1, clone.instances.index(r.id))
 
         promoted = 0
         per_node: dict[str, int] = {}
@@ -155,28 +158,50 @@ class RoleChooser:
             rsc.next_role = "Promoted"
 
     def _clone_weights(self, instances: list[Resource]) -> dict[str, int]:
-        """The clone's node scores: its location constraints, and the node scores of
-        what the Promoted role is colocated with or what is colocated with it."""
+        """The clone's node scores for promotion: its own, plus each promotable
+        instance's priority on its node, plus the node scores of what the Promoted
+        role is colocated with, and of what is colocated with the Promoted role."""
         cl = self.cluster
         first = instances[0].id if instances else ""
         weights = dict(self.base_weights)
+        merging = frozenset([self.clone.id, *self.clone.instances])  # loops end here
+        for rsc in instances:
+            if rsc.promotion >= 0 and rsc.assigned in weights:
+                weights[rsc.assigned] = add_scores(weights[rsc.assigned], rsc.promotion)
         for c in cl.colocations:
             if c.dependent == first and c.dependent_role == "Promoted":
-                self._add_colocated(weights, c.primary, c.score)
+                weights = add_colocated_scores(cl, self.scores_of, c.primary, weights,
+                                               c.score / INFINITY, False, c.score < INFINITY,
+                                               merging)
+        for c in cl.colocations:
+            if c.primary == self.clone.id and c.primary_role == "Promoted" \
+                    and self._first_of_its_clone(c.dependent):
+                weights = add_colocated_scores(cl, self.scores_of, c.dependent, weights,
+                                               c.score / INFINITY, True, True, merging)
         if self.clone.id in cl.no_promotion:
             weights = {u: -INFINITY for u in weights}
         return weights
 
-    def _add_colocated(self, weights: dict[str, int], other: str, score: int) -> None:
-        scores = self.final_scores.get(other)
-        if scores is None:
-            return
-        factor = score / INFINITY
-        for uname in weights:
-            o = scores.get(uname)
-            if o is None:
-                continue
-            weights[uname] = add_scores(weights[uname], int(factor * o))
+    def _first_of_its_clone(self, rid: str) -> bool:
+        """A clone colocated with another counts once (as its first instance)."""
+        rsc = self.cluster.resource(rid)
+        if rsc is None or rsc.clone is None:
+            return True
+        return self.cluster.clones[rsc.clone].instances[0] == rid
+
+    def scores_of(self, rid: str) -> dict[str, int]:
+        """A resource's node scores: as assigned, or as configured if not yet."""
+        if rid in self.final_scores:
+            return self.final_scores[rid]
+        clone = self.cluster.clones.get(rid)
+        if clone is not None:  # as its instances were placed
+            merged: dict[str, int] = {}
+            for inst in clone.instances:
+                for u, w in self.final_scores.get(inst, {}).items():
+                    merged[u] = max(merged.get(u, -INFINITY), w)
+            return merged
+        rsc = self.cluster.resource(rid)
+        return rsc.allowed if rsc is not None else {}
 
     def _priority(self, rsc: Resource) -> int:
         """The instance's promotion priority on the node it was placed on."""

@@ -90,3 +90,17 @@ def test_target_role_unpromoted_demotes() -> None:
     root = cib(["node1", "node2"], promotable(nv("target-role", "Slave")), "",
                two_nodes(running(promoted=True), running()))
     assert summary(root) == [("Demote", "S:0", "Promoted -> Unpromoted node1", "")]
+
+
+def test_colocated_scores_keep_a_positive_node_usable_when_nonnegative() -> None:
+    from ha.scheduler.colocated import add_colocated_scores
+    from ha.scheduler.unpack import unpack
+
+    cluster = unpack(cib(["node1", "node2"], prim("A") + prim("B"), "", two_nodes()))
+    theirs = {"A": {"node1": -1_000_000, "node2": 0}, "B": {"node1": 10, "node2": 10}}
+    out = add_colocated_scores(cluster, theirs.__getitem__, "A", {"node1": 75, "node2": 0},
+                               1.0, True, True)
+    assert out == {"node1": 1, "node2": 0}
+    out = add_colocated_scores(cluster, theirs.__getitem__, "B", {"node1": 75, "node2": 0},
+                               0.001, False, True)
+    assert out == {"node1": 76, "node2": 1}  # a small factor is never rounded away

@@ -1,0 +1,68 @@
+"""Adding a colocated resource's node scores to another's (Pacemaker's
+``pcmk__add_colocated_node_scores``), as promotion uses it for a promotable clone's
+sort order.
+
+For each node the other resource's score there (-INFINITY where the node cannot run
+resources) is scaled by the colocation's factor, rounded, and never rounded away to
+0; a negative factor does not turn a negative score into a preference. With
+``nonnegative``, a sum that would turn a positive node negative marks the node, which
+ends up at 1, and one that would turn a 0 negative leaves it at 0. If any node is
+still usable, what is colocated with the other resource is added in turn (scaled
+by its colocation); if none is and ``active`` is set, the whole addition is
+dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ha.scheduler.model import INFINITY, Cluster, add_scores
+
+_MARK = INFINITY * -100  # a positive node a negative sum would have made negative
+
+
+def _scaled(factor: float, score: int) -> int:
+    value = factor * score
+    rounded = int(value - 0.5) if value < 0 else int(value + 0.5)
+    if rounded == 0 and score != 0:
+        return 1 if factor > 0 else -1 if factor < 0 else 0
+    return rounded
+
+
+def add_colocated_scores(cluster: Cluster, scores_of: Callable[[str], dict[str, int]],
+                         rid: str, weights: dict[str, int], factor: float,
+                         nonnegative: bool, active: bool,
+                         seen: frozenset[str] = frozenset()) -> dict[str, int]:
+    """``weights`` plus ``factor`` times the node scores of ``rid`` (and, in turn,
+    of what is colocated with ``rid``)."""
+    if rid in seen:
+        return weights
+    seen = seen | {rid}
+    rid = cluster.members(rid)[0] if rid in cluster.groups else rid
+    theirs = scores_of(rid)
+    work = dict(weights)
+    for uname, mine in weights.items():
+        node = cluster.node(uname)
+        score = theirs.get(uname, -INFINITY)
+        if node is None or not node.can_run or score <= -INFINITY:
+            score = -INFINITY
+        if (factor < 0 and score < 0) or mine == _MARK:
+            continue
+        new = add_scores(_scaled(factor, score), mine)
+        if nonnegative and new < 0 and mine > 0:
+            work[uname] = _MARK
+        elif not (nonnegative and new < 0 and mine == 0):
+            work[uname] = new
+    usable = any(w >= 0 and w != _MARK and (n := cluster.node(u)) is not None and n.can_run
+                 for u, w in work.items())
+    if usable:
+        sign = -1.0 if factor < 0 else 1.0
+        for c in cluster.colocations:
+            if c.primary == rid and c.dependent not in seen:
+                work = add_colocated_scores(cluster, scores_of, c.dependent, work,
+                                            sign * c.score / INFINITY, nonnegative, True, seen)
+    elif active:
+        return weights
+    if nonnegative:
+        work = {u: (1 if w == _MARK else w) for u, w in work.items()}
+    return work
