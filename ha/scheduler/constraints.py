@@ -7,8 +7,11 @@ applies to that node.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from lxml import etree
 
+from ha.scheduler.dates import date_expression_matches
 from ha.scheduler.model import (
     INFINITY,
     Cluster,
@@ -70,10 +73,15 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def expression_matches(expr: etree._Element, node: Node) -> bool:
+    return expression_matches_attrs(expr, node.attrs)
+
+
+def expression_matches_attrs(expr: etree._Element, attrs: dict[str, str]) -> bool:
+    """An ``expression`` on the attributes of a node."""
     op = expr.get("operation", "")
     if op not in _OPS:
         return False
-    value = node.attrs.get(expr.get("attribute", ""))
+    value = attrs.get(expr.get("attribute", ""))
     if op == "defined":
         return value is not None
     if op == "not_defined":
@@ -83,7 +91,7 @@ def expression_matches(expr: etree._Element, node: Node) -> bool:
     return _compare(op, value, expr.get("value", ""), expr.get("type"))
 
 
-def rule_matches(rule: etree._Element, node: Node) -> bool:
+def rule_matches(rule: etree._Element, node: Node, now: datetime | None = None) -> bool:
     results = []
     for child in rule:
         if not isinstance(child.tag, str):
@@ -91,8 +99,10 @@ def rule_matches(rule: etree._Element, node: Node) -> bool:
         if child.tag == "expression":
             results.append(expression_matches(child, node))
         elif child.tag == "rule":
-            results.append(rule_matches(child, node))
-        else:  # date and other expressions are not evaluated yet
+            results.append(rule_matches(child, node, now))
+        elif child.tag == "date_expression":
+            results.append(date_expression_matches(child, now))
+        else:  # other expressions are not evaluated yet
             results.append(False)
     if not results:
         return True
@@ -122,7 +132,7 @@ def unpack_locations(root: etree._Element, cluster: Cluster) -> None:
                 continue
             for rule in el.findall("rule"):
                 for node in cluster.nodes:
-                    if rule_matches(rule, node):
+                    if rule_matches(rule, node, cluster.now):
                         _location(cluster, rule.get("role"), member, node.uname,
                                   _rule_score(rule, node), rule=True)
 

@@ -7,6 +7,7 @@ Scores follow Pacemaker's arithmetic: ``INFINITY`` is 1,000,000, any sum is clam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 INFINITY = 1_000_000
 
@@ -290,6 +291,8 @@ class Cluster:
     clones: dict[str, Clone] = field(default_factory=dict)
     #: ``op_defaults`` meta attributes (timeout, …)
     op_defaults: dict[str, str] = field(default_factory=dict)
+    #: the date rules and failure-timeout are judged against (None: unknown)
+    now: datetime | None = None
     #: resource ids in the order they were assigned (and are summarised)
     assign_order: list[str] = field(default_factory=list)
     _rsc_index: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
