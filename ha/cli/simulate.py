@@ -8,6 +8,7 @@
                                        #     and the revised cluster status
     ha simulate -x FILE.xml -G graph.xml -D graph.dot   # the transition graph
     ha simulate -x FILE.xml --output-as json
+    ha simulate -x FILE.xml -t 2005-020T12:30   # "now" for date rules, failure-timeout
     ha explain RESOURCE -x FILE.xml    # why it is where it is, or stopped
 
 Offline: it reads the file and talks to no daemon. Exit codes as Pacemaker's tools:
@@ -21,10 +22,12 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ha.cib.xml import CibError, parse
 from ha.scheduler import schedule
+from ha.scheduler.dates import parse_date
 from ha.scheduler.execute import run_graph
 from ha.scheduler.explain import explain
 from ha.scheduler.export import graph_dict, transition_dict
@@ -47,7 +50,17 @@ def _load(args: argparse.Namespace, tool: str) -> Transition | int:
     except CibError as e:
         print(f"ha {tool}: {e}", file=sys.stderr)
         return EXIT_INVALID
-    return schedule(root)
+    when = getattr(args, "set_datetime", None)
+    if when is not None:
+        now = parse_date(when)
+        if now is None:
+            print(f"ha {tool}: --set-datetime: not an ISO 8601 date: {when!r}", file=sys.stderr)
+            return EXIT_INVALID
+    elif root.get("execution-date"):
+        now = None  # the scheduler takes the CIB's own execution-date
+    else:
+        now = datetime.now(UTC)  # as crm_simulate: the clock
+    return schedule(root, now)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -110,6 +123,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--save-dotfile", "-D", metavar="FILE",
                    help="write the transition graph in DOT")
     p.add_argument("--output-as", choices=("text", "json"), default="text")
+    p.add_argument("--set-datetime", "-t", metavar="DATETIME",
+                   help="judge date rules and failure-timeout at this ISO 8601 date "
+                        "(default: the CIB's execution-date, else now)")
     p.set_defaults(func=_simulate)
     e = sub.add_parser("explain", help="why a resource is where it is, or stopped")
     e.add_argument("resource")

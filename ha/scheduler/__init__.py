@@ -9,7 +9,7 @@ create actions and apply orderings (``actions``) → the Transition Summary, wit
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -26,13 +26,23 @@ from ha.scheduler.unpack import unpack
 __all__ = ["Cluster", "Transition", "schedule"]
 
 
+def execution_date(cib_root: etree._Element) -> datetime | None:
+    """The CIB's ``execution-date`` (seconds since the epoch), as an aware datetime."""
+    text = cib_root.get("execution-date", "").strip()
+    if not text.isdigit():
+        return None
+    return datetime.fromtimestamp(int(text), tz=UTC)
+
+
 def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transition:
     """Schedule one CIB: where every resource should run and the actions to get there.
 
-    ``now`` is the date that date rules and failure-timeout will be judged against
-    (it is never read from a clock); neither is evaluated yet, so it is unused today.
+    ``now`` is the date that date rules and failure-timeout are judged against; it is
+    never read from a clock. Without it, the CIB's ``execution-date`` is used, as
+    crm_simulate does (crm_simulate falls back to its clock; here, without either,
+    no date expression holds and no failure expires).
     """
-    cluster = unpack(cib_root)
+    cluster = unpack(cib_root, now if now is not None else execution_date(cib_root))
     unpack_constraints(cib_root, cluster)
     scores = assign(cluster)
     order = Assigner(cluster).order()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from lxml import etree
 
@@ -55,7 +55,7 @@ def parse_date(text: str | None) -> datetime | None:
     if rest[:1] in ("T", " ") and (tm := _TIME.match(rest.lstrip("T "))):
         hour, minute, second = (int(g) if g else 0 for g in tm.groups())
         rest = rest.lstrip("T ")[tm.end():]
-    tz = timezone.utc
+    tz = UTC
     if rest.strip():
         om = _OFFSET.fullmatch(rest)
         if om is None:

@@ -17,6 +17,8 @@ the controller expected (the third field of ``transition-key``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml import etree
 
 from ha.scheduler.model import Resource
@@ -91,6 +93,8 @@ class History:
         self.role: str | None = None
         self.failed = False
         self.last_start: etree._Element | None = None
+        #: whether a failed entry (with its rc) has expired (failure-timeout)
+        self.expired: Callable[[etree._Element, int], bool] = lambda op, rc: False
 
     def replay(self, ops: list[etree._Element]) -> None:
         for op in sorted(ops, key=_sort_key):
@@ -107,6 +111,8 @@ class History:
         if status == STATUS_CANCELLED:
             return
         probe = task == "monitor" and interval == 0
+        if status != STATUS_NOT_INSTALLED and rc != expected_rc(op) and self.expired(op, rc):
+            return  # an expired failure is forgotten
         if status == STATUS_DONE and (rc == expected_rc(op) or
                                       probe and rc in (OCF_OK, OCF_NOT_RUNNING,
                                                        OCF_RUNNING_PROMOTED)):

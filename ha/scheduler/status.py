@@ -16,6 +16,7 @@ from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.clones import history_owner
+from ha.scheduler.expiry import effective_fail_count, op_expiry
 from ha.scheduler.history import History
 from ha.scheduler.model import Cluster, Node, Resource, add_scores, parse_score
 from ha.scheduler.nodestate import fence_node
@@ -96,6 +97,7 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
     if (lr.get("class"), lr.get("type")) != (rsc.cls, rsc.type):
         agent_changed.add((rsc.history_id or rsc.id, node.uname))  # failures cleared
     history = History(rsc, node.uname, stonith)
+    history.expired = op_expiry(rsc, node, rsc.history_id or rsc.id, cluster.now)
     history.replay(ops)
     if history.role is not None:
         if rsc.clone is not None and lr.get("id", "") != rsc.history_id:
@@ -138,7 +140,8 @@ def _after_history(cluster: Cluster, agent_changed: set[tuple[str, str]]) -> Non
         for node in cluster.nodes:
             if (counted, node.uname) in agent_changed:
                 continue
-            if rsc.migration_threshold > 0 and fail_count(node, counted) >= rsc.migration_threshold:
+            if rsc.migration_threshold > 0 and effective_fail_count(node, counted, rsc, cluster.now) \
+                    >= rsc.migration_threshold:
                 rsc.banned.add(node.uname)
 
 

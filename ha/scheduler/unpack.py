@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import datetime
 
 from lxml import etree
 
@@ -18,21 +19,16 @@ from ha.scheduler.clones import make_clone
 from ha.scheduler.model import Clone, Cluster, Node, Op, Resource, parse_score
 from ha.scheduler.nodestate import fence_node, judge_node_state
 from ha.scheduler.promotion import mark_unpromoted
+from ha.scheduler.rules import attribute_sets
 from ha.scheduler.status import unpack_status
 from ha.scheduler.utilization import amount
 
 
-def _nvpairs(parent: etree._Element | None, tag: str) -> dict[str, str]:
-    """name -> value of every nvpair in ``parent``'s ``tag`` sets (first set wins)."""
-    out: dict[str, str] = {}
-    if parent is None:
-        return out
-    for aset in parent.findall(tag):
-        for nv in aset.findall("nvpair"):
-            name = nv.get("name")
-            if name is not None and name not in out:
-                out[name] = nv.get("value", "")
-    return out
+def _nvpairs(parent: etree._Element | None, tag: str, now: datetime | None = None,
+             first: str | None = None) -> dict[str, str]:
+    """name -> value of the nvpairs in ``parent``'s ``tag`` sets, by score and rules
+    (``rules.attribute_sets``)."""
+    return attribute_sets(parent, tag, now, first)
 
 
 def quorate(root: etree._Element) -> bool:
@@ -53,11 +49,13 @@ def no_quorum_policy(root: etree._Element, options: dict[str, str], stonith: boo
     return policy if policy in ("ignore", "freeze", "demote") else "stop"
 
 
-def unpack_options(root: etree._Element) -> dict[str, str]:
-    return _nvpairs(root.find("configuration/crm_config"), "cluster_property_set")
+def unpack_options(root: etree._Element, now: datetime | None = None) -> dict[str, str]:
+    return _nvpairs(root.find("configuration/crm_config"), "cluster_property_set", now,
+                    "cib-bootstrap-options")
 
 
-def unpack_nodes(root: etree._Element, startup_fencing: bool = True) -> list[Node]:
+def unpack_nodes(root: etree._Element, startup_fencing: bool = True,
+                 now: datetime | None = None) -> list[Node]:
     """Cluster nodes from ``nodes``, in name order; until its ``node_state`` is seen, a
     node is unclean when ``startup_fencing``."""
     nodes: list[Node] = []
@@ -67,8 +65,8 @@ def unpack_nodes(root: etree._Element, startup_fencing: bool = True) -> list[Nod
         uname = el.get("uname") or el.get("id") or ""
         node = Node(id=el.get("id") or uname, uname=uname, unclean=startup_fencing,
                     unseen=True)
-        node.attrs.update(_nvpairs(el, "instance_attributes"))
-        node.capacity = {k: amount(v) for k, v in _nvpairs(el, "utilization").items()}
+        node.attrs.update(_nvpairs(el, "instance_attributes", now))
+        node.capacity = {k: amount(v) for k, v in _nvpairs(el, "utilization", now).items()}
         nodes.append(node)
     nodes.sort(key=lambda n: natural_key(n.uname))
     return nodes
@@ -84,7 +82,8 @@ def unpack_node_states(root: etree._Element, cluster: Cluster) -> None:
             (n for n in nodes if n.uname == ns.get("uname")), None)
         if node is None:
             continue
-        node.attrs.update(_nvpairs(ns.find("transient_attributes"), "instance_attributes"))
+        node.attrs.update(_nvpairs(ns.find("transient_attributes"), "instance_attributes",
+                                   cluster.now))
         judge_node_state(cluster, node, ns, cluster.stonith_enabled)
         if not cluster.quorate and node.online and cluster.no_quorum_policy == "suicide":
             fence_node(cluster, node, "cluster does not have quorum")
@@ -107,16 +106,16 @@ def natural_key(text: str) -> list[tuple[int, int | str]]:
     return [(0, int(p)) if p.isdigit() else (1, p) for p in parts]
 
 
-def _op(el: etree._Element) -> Op:
+def _op(el: etree._Element, now: datetime | None) -> Op:
     interval = duration_ms(el.get("interval", "0")) or 0
     timeout = el.get("timeout")
     return Op(name=el.get("name", ""), interval_ms=interval, role=el.get("role"),
-              on_fail=el.get("on-fail"), params=_nvpairs(el, "instance_attributes"),
+              on_fail=el.get("on-fail"), params=_nvpairs(el, "instance_attributes", now),
               timeout_ms=duration_ms(timeout) if timeout is not None else None)
 
 
 def _primitive(el: etree._Element, meta: dict[str, str],
-               templates: dict[str, etree._Element]) -> Resource:
+               templates: dict[str, etree._Element], now: datetime | None = None) -> Resource:
     """A primitive; one made from a ``template`` takes its agent, parameters, meta
     attributes and operations, its own overriding them."""
     tmpl = templates.get(el.get("template", ""))
@@ -127,11 +126,11 @@ def _primitive(el: etree._Element, meta: dict[str, str],
     for source in (tmpl, el):
         if source is None:
             continue
-        meta.update(_nvpairs(source, "meta_attributes"))
-        utilization.update(_nvpairs(source, "utilization"))
-        params.update(_nvpairs(source, "instance_attributes"))
+        meta.update(_nvpairs(source, "meta_attributes", now))
+        utilization.update(_nvpairs(source, "utilization", now))
+        params.update(_nvpairs(source, "instance_attributes", now))
         for o in source.findall("operations/op"):
-            op = _op(o)
+            op = _op(o, now)
             ops[(op.name, op.interval_ms)] = op
     base = tmpl if tmpl is not None else el
     r = Resource(id=el.get("id", ""), cls=el.get("class", base.get("class", "")),
@@ -150,8 +149,8 @@ def _primitive(el: etree._Element, meta: dict[str, str],
     return r
 
 
-def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_count: int
-                     ) -> tuple[list[Resource], dict[str, list[str]], dict[str, Clone]]:
+def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_count: int,
+                     now: datetime | None = None) -> tuple[list[Resource], dict[str, list[str]], dict[str, Clone]]:
     """Primitives, top-level, in groups and as clone instances (a group's or clone's
     meta attributes are its members' defaults), with meta attributes falling back to
     ``rsc_defaults``; and the groups and clones."""
@@ -161,21 +160,21 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_co
     templates = {t.get("id", ""): t for t in root.findall("configuration/resources/template")}
     for el in root.findall("configuration/resources/*"):
         if el.tag == "primitive":
-            out.append(_primitive(el, rsc_defaults, templates))
+            out.append(_primitive(el, rsc_defaults, templates, now))
         elif el.tag == "group":
             meta = dict(rsc_defaults)
-            meta.update(_nvpairs(el, "meta_attributes"))
+            meta.update(_nvpairs(el, "meta_attributes", now))
             gid = el.get("id", "")
             groups[gid] = []
             for child in el.findall("primitive"):
-                member = _primitive(child, meta, templates)
+                member = _primitive(child, meta, templates, now)
                 member.group = gid
                 groups[gid].append(member.id)
                 out.append(member)
         elif el.tag in ("clone", "master") and el.find("primitive") is not None:
             meta = dict(rsc_defaults)
-            meta.update(_nvpairs(el, "meta_attributes"))
-            base = _primitive(el.find("primitive"), meta, templates)  # type: ignore[arg-type]
+            meta.update(_nvpairs(el, "meta_attributes", now))
+            base = _primitive(el.find("primitive"), meta, templates, now)  # type: ignore[arg-type]
             clone, instances = make_clone(el, meta, base, node_count, copy.deepcopy)
             clones[clone.id] = clone
             out.extend(instances)
@@ -183,18 +182,20 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_co
     return out, groups, clones
 
 
-def unpack(root: etree._Element) -> Cluster:
-    options = unpack_options(root)
-    rsc_defaults = _nvpairs(root.find("configuration/rsc_defaults"), "meta_attributes")
+def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
+    """Everything the scheduler needs from the CIB, attribute-set rules judged at ``now``."""
+    options = unpack_options(root, now)
+    rsc_defaults = _nvpairs(root.find("configuration/rsc_defaults"), "meta_attributes", now)
     if "resource-stickiness" not in rsc_defaults and "default-resource-stickiness" in options:
         rsc_defaults["resource-stickiness"] = options["default-resource-stickiness"]
     stonith = is_pcmk_true(options.get("stonith-enabled", "true"))
-    nodes = unpack_nodes(root, stonith and is_pcmk_true(options.get("startup-fencing", "true")))
-    resources, groups, clones = unpack_resources(root, rsc_defaults, len(nodes))
+    nodes = unpack_nodes(root, stonith and is_pcmk_true(options.get("startup-fencing", "true")),
+                         now)
+    resources, groups, clones = unpack_resources(root, rsc_defaults, len(nodes), now)
     cluster = Cluster(nodes=nodes, resources=resources, options=options,
                       rsc_defaults=rsc_defaults, groups=groups, clones=clones,
                       op_defaults=_nvpairs(root.find("configuration/op_defaults"),
-                                           "meta_attributes"),
+                                           "meta_attributes", now), now=now,
                       stonith_enabled=stonith, quorate=quorate(root),
                       no_quorum_policy=no_quorum_policy(root, options, stonith))
     unpack_node_states(root, cluster)
