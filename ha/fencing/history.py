@@ -15,6 +15,7 @@ it (``merged_into``) and ends with the same state.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,9 @@ def op_from_json(d: Any) -> FenceOp:
         merged_into=_field(d, "merged_into", str, True),
         devices=list(_field(d, "devices", list, True) or []),
         exit=int(_field(d, "exit", int, True) or 0))
+    if not math.isfinite(op.created) or (op.completed is not None
+                                         and not math.isfinite(op.completed)):
+        raise HistoryError("fencing record: times must be finite numbers")
     if op.state not in STATES:
         raise HistoryError(f"fencing record: state '{op.state}' (expected {', '.join(STATES)})")
     if op.action not in ACTIONS:

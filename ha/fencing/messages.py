@@ -13,6 +13,7 @@ refused with MessageError naming what was wrong; the core drops and counts it.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ha.fencing.history import ACTIONS, FenceOp, HistoryError, op_from_json
@@ -38,8 +39,8 @@ def _str(d: dict[str, Any], name: str) -> str:
 
 def _num(d: dict[str, Any], name: str) -> float:
     v = d.get(name)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise MessageError(f"fencer message: '{name}' must be a number")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise MessageError(f"fencer message: '{name}' must be a finite number")
     return float(v)
 
 

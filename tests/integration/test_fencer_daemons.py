@@ -126,3 +126,34 @@ def test_identical_concurrent_requests_merged(cluster: HastackCluster, tmp_path:
     assert len(runs_of_agent) == 1, runs_of_agent
     for i in c.nodes:
         assert len(history(c, i)) == 2
+
+
+def test_suicide_node_losing_quorum_exits(cluster: HastackCluster) -> None:
+    c = cluster
+    assert cli(c, 1, "property", "set", "no-quorum-policy", "suicide").returncode == 0
+    c.wait_for("the property on node 1", lambda: 'value="suicide"' in
+               (c.try_ask(1, "cib_query") or {}).get("xml", ""), 20)
+    c.kill_node(2)
+    c.kill_node(3)
+    c.wait_for("node 1 to fence itself (exit)", lambda: not c.running(1), 30)
+    assert [r["reason"] for r in c.trace_records(1, "self_fenced")] == \
+        ["quorum lost with no-quorum-policy=suicide"]
+    assert "self-fencing: quorum lost" in c.log_text(1)
+
+
+def test_restarted_node_gets_the_history(cluster: HastackCluster, tmp_path: Path) -> None:
+    c = cluster
+    xml = device("fd1", str(tmp_path / "p.status"))
+    assert cli(c, 1, "cib", "create", "-o", "resources", "--xml", xml).returncode == 0
+    wait_devices(c, {"fd1"})
+    assert cli(c, 1, "stonith", "fence", "node2", "--on").returncode == 0
+    c.kill_node(3)
+    c.start_node(3)
+
+    def restored() -> bool:
+        r = c.try_ask(3, "stonith_history")
+        return r is not None and [(h["action"], h["target"], h["state"])
+                                  for h in r["history"]] == [("on", "node2", "done")]
+
+    c.wait_for("node 3 to have the history again", restored, 30)
+    assert history(c, 3) == history(c, 1)

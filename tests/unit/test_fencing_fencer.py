@@ -273,9 +273,10 @@ def test_executor_leaving_fails_the_pending_operation() -> None:
 def test_malformed_group_messages_dropped_and_counted() -> None:
     w = World(2, cib(prim("a")))
     for bad in (b"\xff", b"[]", b'{"t":"request","id":"x"}', b'{"t":"result","id":1}',
-                b'{"t":"history","ops":[{"id":"q"}]}'):
+                b'{"t":"history","ops":[{"id":"q"}]}',
+                b'{"t":"request","id":"x","target":"n1","action":"off","client":"c","created":NaN}'):
         w.apply(1, w.f[1].step(ev.GroupDelivered(w.now, 2, bad)))
-    assert w.f[1].dropped == 5 and w.history(1) == []
+    assert w.f[1].dropped == 6 and w.history(1) == []
 
 
 def test_dynamic_list_and_status_host_checks() -> None:
