@@ -11,6 +11,9 @@ children of the test and private to it:
   cgroup layout (cgroup2 mounted at ``/sys/fs/cgroup/unified``) libvirt_lxc fails to
   start a container ("Unable to create directory /sys/fs/cgroup/unified"), so the
   daemon runs in a private mount namespace where that one mount is taken away.
+- the driver's state and configuration directories (``PRIVATE_DIRS``) bound, in that
+  namespace, to directories of the lab, so labs run side by side and leave nothing
+  behind in /etc or /run;
 - one persistent LXC domain per node whose init is ``sleep infinity`` on the host's
   root filesystem: "power off" is ``virsh destroy`` (the container's processes are
   killed), "power on" is ``virsh start``.
@@ -18,8 +21,8 @@ children of the test and private to it:
   sessions get ``LIBVIRT_DEFAULT_URI`` pointing at that libvirtd (sshd's SetEnv), so
   the agent's bare ``virsh`` talks to the lab.
 
-Needs root (sshd, libvirtd, containers). Persistent domain definitions are stored by
-libvirtd under /etc/libvirt/lxc; ``stop`` destroys and undefines them.
+Needs root (sshd, libvirtd, containers). ``stop`` destroys and undefines the domains,
+then stops sshd and libvirtd.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ LXC_DRIVER_DIRS = ("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver",
                    "/usr/lib/aarch64-linux-gnu/libvirt/connection-driver",
                    "/usr/lib64/libvirt/connection-driver", "/usr/lib/libvirt/connection-driver")
 HYBRID_CGROUP2 = "/sys/fs/cgroup/unified"
+#: the LXC driver's state and configuration directories, fixed for a root libvirtd:
+#: each lab binds its own over them, so two labs (pytest -n 2) never share a driver
+#: lock or see each other's domains, and no definition is left under /etc
+PRIVATE_DIRS = ("/run/libvirt/lxc", "/etc/libvirt/lxc", "/var/lib/libvirt/lxc")
 #: fence_virsh's own default ssh_options plus what a throw-away host key needs
 SSH_OPTIONS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "
                "-t '/bin/bash -c \"PS1=\\[EXPECT\\]# /bin/bash --noprofile --norc\"'")
@@ -142,9 +149,13 @@ class VirshLab:
         (self.dir / "libvirtd.conf").write_text(
             f'unix_sock_dir = "{self.dir}"\n'
             f'log_outputs = "3:file:{self.dir}/libvirtd.log"\n')
-        hide = f"umount {HYBRID_CGROUP2} 2>/dev/null; " if os.path.ismount(HYBRID_CGROUP2) else ""
+        setup = f"umount {HYBRID_CGROUP2} 2>/dev/null; " if os.path.ismount(HYBRID_CGROUP2) else ""
+        for shared in PRIVATE_DIRS:
+            mine = self.dir / shared.strip("/").replace("/", "-")
+            mine.mkdir(exist_ok=True)
+            setup += f"mkdir -p {shared} && mount --bind {mine} {shared} && "
         self._spawn(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                     f"{hide}exec libvirtd -f {self.dir}/libvirtd.conf "
+                     f"{setup}exec libvirtd -f {self.dir}/libvirtd.conf "
                      f"-p {self.dir}/libvirtd.pid"], "libvirtd.out",
                     env={**os.environ, "LIBVIRT_DRIVER_DIR": str(drivers)})
         self._wait("libvirtd", lambda: subprocess.run(
