@@ -12,7 +12,8 @@ An OCF agent is run as ``PATH ACTION`` with:
   (the operation); ``on_node`` and ``on_node_uuid`` when the node is known; the clone
   keys (``clone``, ``clone_max``, ``clone_node_max``, ``globally_unique``, ``notify``,
   ``promotable``, ``promoted_max``, ``promoted_node_max`` and the older ``master_*``
-  names) and, for ``notify``, the ``notify_*`` keys built by :func:`notify_meta`;
+  names), for ``notify`` the ``notify_*`` keys built by :func:`notify_meta`, and for
+  a migration ``migrate_source``/``migrate_target`` (:func:`migrate_meta`);
 - ``OCF_TRACE_RA`` (and ``OCF_RESKEY_trace_dir`` or ``OCF_TRACE_FILE``) when tracing is
   asked for: resource-agents' ocf-shellfuncs then writes the shell trace of the run to
   ``<trace_dir>/<type>/<instance>.<action>.<timestamp>``.
@@ -118,6 +119,11 @@ def clone_meta(*, instance: int, clone_max: int, clone_node_max: int = 1,
                      "master_max": str(promoted_max),
                      "master_node_max": str(promoted_node_max)})
     return meta
+
+
+def migrate_meta(source: str, target: str) -> dict[str, str]:
+    """The meta keys of ``migrate_to``/``migrate_from``: the node migrated from and to."""
+    return {"migrate_source": source, "migrate_target": target}
 
 
 NOTIFY_TYPES = ("pre", "post")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import Callable, Mapping
@@ -41,6 +42,7 @@ from ha.executor.events import (
     RunAgent,
     Trace,
 )
+from ha.runtime.tracelog import log
 
 OUTPUT_LIMIT = 256 * 1024
 DRAIN_S = 0.2          # how long an exited agent's pipes are read before giving up
@@ -71,6 +73,7 @@ class ExecutorRunner:
         self.output_limit = output_limit
         self.listeners: list[Callable[[ActionResult], None]] = []
         self.pids: dict[int, int] = {}           # call_id -> process group id
+        self._early_kills: dict[int, int] = {}   # signals sent before the spawn finished
         self._futures: dict[int, asyncio.Future[ActionResult]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -124,15 +127,23 @@ class ExecutorRunner:
                 task.add_done_callback(self._tasks.discard)
             elif isinstance(eff, KillAgent):
                 pgid = self.pids.get(eff.call_id)
+                sig = getattr(signal, eff.signal)
                 if pgid is not None:
-                    _killpg(pgid, getattr(signal, eff.signal))
+                    _killpg(pgid, sig)
+                else:                            # still spawning: kill it once it exists
+                    self._early_kills[eff.call_id] = sig
             elif isinstance(eff, ActionResult):
                 self.pids.pop(eff.call_id, None)
+                self._early_kills.pop(eff.call_id, None)
                 fut = self._futures.pop(eff.call_id, None)
                 if fut is not None and not fut.done():
                     fut.set_result(eff)
                 for listener in list(self.listeners):
-                    listener(eff)
+                    try:
+                        listener(eff)
+                    except Exception as exc:     # a listener's bug must not stop the executor
+                        log("EXEC", f"result listener {listener!r} failed: {exc!r}",
+                            logging.ERROR)
             elif isinstance(eff, Trace) and self.trace is not None:
                 self.trace(self.now(), eff.event, eff.fields)
         self._rearm()
@@ -163,6 +174,8 @@ class ExecutorRunner:
             self.step(AgentFailedToRun(eff.call_id, f"{eff.argv[0]}: {exc.strerror or exc}"))
             return
         self.pids[eff.call_id] = proc.pid
+        if eff.call_id in self._early_kills:
+            _killpg(proc.pid, self._early_kills.pop(eff.call_id))
         out, err = bytearray(), bytearray()
         assert proc.stdout is not None and proc.stderr is not None
         readers = {self.loop.create_task(self._read(proc.stdout, out)),

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from ha.executor import ActionResult, ExecStatus, Executor, Request, ResourceAgent, TraceOptions
-from ha.executor.environment import clone_meta, notify_meta
+from ha.executor.environment import clone_meta, migrate_meta, notify_meta
+from ha.executor.metadata import parse_metadata
 from ha.runtime.executor_agents import AgentDirectory
 from ha.runtime.executor_runner import ExecutorRunner
 
@@ -136,6 +137,21 @@ def test_dummy_probe_start_monitor_stop(bench: Bench, tmp_path: Path) -> None:
     assert bench.run("d1", DUMMY, "monitor", params=params).rc == 7
     unimplemented = bench.run("d1", DUMMY, "promote", params=params)
     assert unimplemented.rc == 3 and "usage" in unimplemented.stdout     # output captured
+
+
+def test_dummy_reload_migrate_validate_and_meta_data(bench: Bench, tmp_path: Path) -> None:
+    params = {"state": str(tmp_path / "m.state")}
+    meta = migrate_meta("n1", "n2")
+    assert bench.run("m", DUMMY, "start", params=params).rc == 0
+    assert bench.run("m", DUMMY, "reload", params=params).rc == 0
+    assert bench.run("m", DUMMY, "validate-all", params=params).rc == 0
+    assert bench.run("m", DUMMY, "migrate_to", params=params, meta=meta).rc == 0
+    assert bench.run("m", DUMMY, "migrate_from", params=params, meta=meta).rc == 0
+    assert bench.run("m", DUMMY, "monitor", params=params).rc == 0
+    assert bench.run("m", DUMMY, "stop", params=params).rc == 0
+    md = parse_metadata(bench.run("m", DUMMY, "meta-data").stdout, "Dummy")
+    assert md.name == "Dummy" and md.parameter("state") is not None
+    assert {"migrate_to", "migrate_from", "reload"} <= {a.name for a in md.actions}
 
 
 def test_dummy_recurring_monitor_sees_the_state_file_go(bench: Bench, tmp_path: Path) -> None:

@@ -212,3 +212,15 @@ def test_lsb_status_codes_are_mapped() -> None:
 def test_stray_exit_is_traced_not_raised() -> None:
     eff = Executor(locate).step(AgentExited(99, 0), 0.0)
     assert results(eff) == [] and eff[0].event == "executor_stray_exit"  # type: ignore[union-attr]
+
+
+def test_result_trace_carries_the_agent_output() -> None:
+    ex = Executor(locate)
+    c, _ = ex.submit(req("a"), 0.0)
+    eff = ex.step(AgentExited(c, 0, "out line\n", "err line\n" + "x" * 10_000), 1.0)
+    (trace,) = [e for e in eff if getattr(e, "event", "") == "executor_result"]
+    fields = trace.fields  # type: ignore[union-attr]
+    assert fields["stdout"] == "out line\n" and fields["rc_name"] == "ok"
+    assert fields["stderr"].endswith("x") and len(fields["stderr"]) == 4096
+    (res,) = results(eff)
+    assert res.stderr.startswith("err line")        # the result keeps all of it
