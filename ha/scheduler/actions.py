@@ -61,8 +61,9 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
     no_quorum = quorum_reason(rsc, sit)
     if no_quorum is not None and dest is not None:
         if not current:
-            verb = "Promote" if next_role(rsc) == "Promoted" else "Start"
-            return [Change(verb, rsc.id, _details(rsc, None, dest), f"{no_quorum} (blocked)")]
+            if next_role(rsc) == "Promoted":  # the promote, not the start, is listed
+                return [Change("Promote", rsc.id, _details(rsc, None, dest), BLOCKED)]
+            return [Change("Start", rsc.id, _details(rsc, None, dest), f"{no_quorum} (blocked)")]
         return [Change("Stop", rsc.id, _details(rsc, c, None), stop_reason(no_quorum, c, sit))
                 for c in current]
     if rsc.unrunnable is not None:
@@ -89,6 +90,10 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
         return [Change(verb, rsc.id, _details(rsc, current[0], dest))]
     origin = current[0]
     failed = rsc.failed.get(origin, False) and origin not in rsc.failure_ignored
+    if failed and rsc.on_fail.get(origin) == "demote":  # demoted, not recovered
+        failed = False
+        if origin == dest and rsc.running[origin] == next_role(rsc) == "Promoted":
+            return [Change("Re-promote", rsc.id, _details(rsc, origin, dest))]
     if origin == dest:
         if failed:
             return [Change("Recover", rsc.id, _details(rsc, origin, dest))]

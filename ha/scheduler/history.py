@@ -141,6 +141,11 @@ class History:
                 else _success_role(task, OCF_OK, self.role)
             return
         self.failed = True
-        if self.role is None or task in ("start", "stop") or rc == OCF_NOT_RUNNING:
-            self.role = "Started"
+        if task == "promote":
+            self.role = "Promoted"
+        elif task == "demote":  # stays promoted if blocked; else stopped or unpromoted
+            self.role = ("Promoted" if policy == "block" else
+                         None if rc == OCF_NOT_RUNNING else "Started")
+        if self.role is None or (self.role == "Promoted" and task in ("start", "stop")):
+            self.role = "Started"  # a failed operation leaves it active
         rsc.on_fail[self.uname] = policy

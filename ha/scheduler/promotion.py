@@ -153,9 +153,17 @@ class RoleChooser:
             if not can or node is None:
                 rsc.next_role = "Unpromoted" if rsc.assigned else "Stopped"
                 continue
+            if not cluster.quorate and cluster.no_quorum_policy == "freeze" \
+                    and "Promoted" not in rsc.running.values():
+                rsc.next_role = "Unpromoted"  # nothing new is promoted without quorum
+                continue
             per_node[node.uname] = per_node.get(node.uname, 0) + 1
             promoted += 1
             rsc.next_role = "Promoted"
+        if not cluster.quorate and cluster.no_quorum_policy == "demote":
+            for rsc in instances:  # what runs may stay, but only unpromoted
+                if rsc.running and rsc.next_role == "Promoted":
+                    rsc.next_role = "Unpromoted"
 
     def _clone_weights(self, instances: list[Resource]) -> dict[str, int]:
         """The clone's node scores for promotion: its own, plus each promotable
