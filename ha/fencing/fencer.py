@@ -6,19 +6,11 @@ agreed order. If an identical operation (same target and action) is still pendin
 new one is merged into it: it is not carried out again, and ends with its result
 (Pacemaker merges such duplicates the same way). Otherwise one node carries it out:
 the requesting node — unless it is itself the target, then the lowest-numbered other
-member of the group. That node:
-
-1. ``prepare`` — reads each candidate device's agent metadata (``action=metadata``,
-   cached per agent) and asks whether the device can fence the target, by its
-   ``pcmk_host_check`` (static list, the agent's ``list``, its ``status``, or none);
-2. plans levels — the target's fencing-topology levels in index order, or, without
-   topology, each capable device as a level of its own (priority order); sets the
-   operation's total timer (1.2 × the sum of budgets, see ``ha.fencing.plan``);
-3. ``run`` — for each device of the current level: waits its fencing delay, runs the
-   agent (retrying within the device's timeout, ``pcmk_<action>_retries``); every
-   device of a level must succeed, else the next level is tried;
-4. multicasts the result; every node records it, and the requesting node replies to
-   its client (and to the clients of requests merged into it).
+member of the group. That node carries it out (``ha.fencing.execution``: agent
+metadata and host checks, the plan of topology levels with its total timer of 1.2 ×
+the sum of the devices' budgets, the devices run with delays and retries) and then
+multicasts the result; every node records it, and the requesting node replies to
+its client (and to the clients of requests merged into it).
 
 Timer ids: ``total:<op>`` (executor), ``delay:<op>`` (executor), ``client:<op>``
 (requesting node: the client stops waiting, the operation stays in the history).
@@ -29,18 +21,10 @@ emits ``SelfFence``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ha.fencing import messages
-from ha.fencing.agent import (
-    AgentMetadata,
-    MetadataError,
-    host_argument,
-    judge,
-    parse_list_output,
-    parse_metadata,
-)
+from ha.fencing.agent import AgentMetadata
 from ha.fencing.devices import (
     FenceDevice,
     cluster_options,
@@ -59,43 +43,31 @@ from ha.fencing.events import (
     MembershipChanged,
     QuorumChanged,
     ReplyClient,
-    RunAgent,
     SelfFence,
     SendGroup,
     SetTimer,
     TimerFired,
     Trace,
 )
+from ha.fencing.execution import (
+    EXIT_ERROR,
+    EXIT_INVALID,
+    EXIT_NOSUCH,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    Executing,
+    Execution,
+)
 from ha.fencing.history import ACTIONS, FenceOp, History
-from ha.fencing.plan import Rng, device_order, fencing_delay_s, total_timeout_s
+from ha.fencing.plan import Rng
 from ha.fencing.topology import FencingLevel, levels_for, levels_from_cib
 
-EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_NOSUCH, EXIT_TIMEOUT = 0, 1, 2, 105, 124
+__all__ = ["EXIT_ERROR", "EXIT_INVALID", "EXIT_NOSUCH", "EXIT_OK", "EXIT_TIMEOUT", "Fencer"]
+
 DEFAULT_CLIENT_TIMEOUT_S = 120.0          # stonith_admin's default --timeout
-QUERY_TIMEOUT_S = 20.0                    # metadata, list and status queries
-DYNAMIC_LIST_TTL_S = 60.0                 # Pacemaker refreshes a dynamic list each minute
 
 
-@dataclass
-class _Exec:
-    """An operation this node carries out."""
-
-    op: FenceOp
-    candidates: list[str]
-    topology: list[FencingLevel]
-    queries: dict[int, tuple[str, str]] = field(default_factory=dict)   # call -> (kind, dev/agent)
-    capable: dict[str, bool] = field(default_factory=dict)
-    levels: list[list[str]] = field(default_factory=list)
-    level_i: int = 0
-    dev_i: int = 0
-    attempt: int = 0
-    deadline: float = 0.0
-    run_call: int | None = None
-    failures: list[str] = field(default_factory=list)
-    used: list[str] = field(default_factory=list)
-
-
-class Fencer:
+class Fencer(Executing):
     """The fencer of node ``node_id`` (``names``: node id → node name)."""
 
     def __init__(self, node_id: int, names: dict[int, str], rng: Rng, session: int = 0) -> None:
@@ -115,7 +87,7 @@ class Fencer:
         self.dynamic: dict[str, tuple[float, list[str]]] = {}
         self.members: tuple[int, ...] = ()
         self.executors: dict[str, int] = {}
-        self.execs: dict[str, _Exec] = {}
+        self.execs: dict[str, Execution] = {}
         self.calls: dict[int, str] = {}           # call id -> op id
         self.waiting: dict[str, str] = {}         # op id -> client id (ours)
         self.had_quorum = False
@@ -241,7 +213,7 @@ class Fencer:
         levels = levels_for(op.target, self.levels, self.node_attrs)
         candidates = sorted({d for lv in levels for d in lv.devices if d in self.devices}) \
             if levels else sorted(self.devices)
-        ex = _Exec(op, candidates, levels)
+        ex = Execution(op, candidates, levels)
         self.execs[op.id] = ex
         return [Trace("fence_exec_start", {"id": op.id, "target": op.target,
                                            "action": op.action, "candidates": candidates,
@@ -274,151 +246,6 @@ class Fencer:
             r["error"] = f"{op.action} of {op.target} failed: {op.reason}"
         return r
 
-    # ---- carrying an operation out --------------------------------------------------
-    def _call(self, ex: _Exec, dev: FenceDevice, action: str, target: str | None,
-              timeout_s: float) -> RunAgent:
-        """A RunAgent for ``dev`` (the host argument, mapped, when there is a target)."""
-        cid = self._next()
-        self.calls[cid] = ex.op.id
-        md = self.metadata.get(dev.agent)
-        arg = host_argument(dev.host_argument, md) if target is not None else None
-        params = dev.agent_params()
-        if arg and target is not None and arg not in params:
-            params[arg] = dev.host_value(target)
-        return RunAgent(cid, dev.id, dev.agent, params, dev.action_for(action), target,
-                        timeout_s, arg)
-
-    def _query(self, ex: _Exec, kind: str, key: str, dev: FenceDevice,
-               target: str | None) -> RunAgent:
-        run = self._call(ex, dev, kind, target, QUERY_TIMEOUT_S)
-        ex.queries[run.call_id] = (kind, key)
-        return run
-
-    def _prepare(self, ex: _Exec, now: float) -> list[Effect]:
-        out: list[Effect] = []
-        pending = {(k, key) for k, key in ex.queries.values()}
-        for dev_id in ex.candidates:
-            dev = self.devices[dev_id]
-            if dev.agent not in self.metadata:
-                if ("metadata", dev.agent) not in pending:
-                    pending.add(("metadata", dev.agent))
-                    out.append(self._query(ex, "metadata", dev.agent, dev, None))
-                continue
-            if dev_id in ex.capable:
-                continue
-            md = self.metadata[dev.agent]
-            if md is None:
-                ex.capable[dev_id] = False
-                continue
-            check = dev.host_check_for(md.supports("list"), md.supports("status"))
-            target = ex.op.target
-            if check == "none":
-                ex.capable[dev_id] = True
-            elif check == "static-list":
-                ex.capable[dev_id] = target in dev.static_targets()
-            elif check == "dynamic-list" and dev_id in self.dynamic \
-                    and now - self.dynamic[dev_id][0] < DYNAMIC_LIST_TTL_S:
-                listed = self.dynamic[dev_id][1]
-                ex.capable[dev_id] = target in listed or dev.host_value(target) in listed
-            elif (check, dev_id) not in pending:
-                kind = "list" if check == "dynamic-list" else "status"
-                pending.add((kind, dev_id))
-                out.append(self._query(ex, kind, dev_id, dev, None if kind == "list" else target))
-        if ex.queries:
-            return out
-        return out + self._plan(ex, now)
-
-    def _plan(self, ex: _Exec, now: float) -> list[Effect]:
-        if ex.topology:
-            ex.levels = [list(lv.devices) for lv in ex.topology]
-        else:
-            able = [self.devices[d] for d in ex.candidates if ex.capable.get(d)]
-            ex.levels = [[d.id] for d in device_order(able)]
-        if not ex.levels:
-            return self._finish(ex, now, "failed", f"no fence device is able to fence "
-                                                   f"{ex.op.target}", EXIT_NOSUCH)
-        used = [self.devices[d] for lv in ex.levels for d in lv if d in self.devices]
-        total = total_timeout_s(used, ex.op.action, self.stonith_timeout_s)
-        return [Trace("fence_plan", {"id": ex.op.id, "levels": ex.levels,
-                                     "total_timeout_s": round(total, 3)}),
-                SetTimer(f"total:{ex.op.id}", now + total), *self._next_device(ex, now)]
-
-    def _next_device(self, ex: _Exec, now: float) -> list[Effect]:
-        while ex.level_i < len(ex.levels):
-            level = ex.levels[ex.level_i]
-            if ex.dev_i >= len(level):
-                return self._finish(ex, now, "done", "", EXIT_OK)
-            dev_id = level[ex.dev_i]
-            if dev_id not in self.devices or not ex.capable.get(dev_id):
-                why = "not configured" if dev_id not in self.devices else \
-                    f"cannot fence {ex.op.target}"
-                ex.failures.append(f"{dev_id}: {why}")
-                ex.level_i, ex.dev_i = ex.level_i + 1, 0
-                ex.used = []
-                continue
-            dev = self.devices[dev_id]
-            ex.attempt = 0
-            ex.deadline = now + dev.timeout_for(ex.op.action, self.stonith_timeout_s)
-            delay = fencing_delay_s(dev, ex.op.target, ex.op.action, self.rng)
-            if delay > 0:
-                ex.deadline += delay
-                return [Trace("fence_delay", {"id": ex.op.id, "device": dev_id,
-                                              "delay_s": round(delay, 3)}),
-                        SetTimer(f"delay:{ex.op.id}", now + delay)]
-            return self._run(ex, now)
-        return self._finish(ex, now, "failed", "; ".join(ex.failures) or "all levels failed",
-                            EXIT_ERROR)
-
-    def _run(self, ex: _Exec, now: float) -> list[Effect]:
-        dev = self.devices[ex.levels[ex.level_i][ex.dev_i]]
-        ex.attempt += 1
-        run = self._call(ex, dev, ex.op.action, ex.op.target, max(ex.deadline - now, 0.0))
-        ex.run_call = run.call_id
-        return [Trace("fence_exec", {"id": ex.op.id, "device": dev.id, "action": run.action,
-                                     "attempt": ex.attempt, "timeout_s": round(run.timeout_s, 3)}),
-                run]
-
-    def _on_agent(self, ev: AgentFinished) -> list[Effect]:
-        op_id = self.calls.pop(ev.call_id, None)
-        ex = self.execs.get(op_id or "")
-        if ex is None:
-            return []              # the operation ended meanwhile (its total timer fired)
-        if ev.call_id == ex.run_call:
-            return self._ran(ex, ev)
-        kind, key = ex.queries.pop(ev.call_id)
-        if kind == "metadata":
-            try:
-                self.metadata[key] = parse_metadata(ev.stdout) if ev.rc == 0 else None
-            except MetadataError:
-                self.metadata[key] = None
-        elif kind == "list":
-            if ev.rc == 0 and not ev.timed_out:
-                self.dynamic[key] = (ev.now, parse_list_output(ev.stdout))
-            else:
-                ex.capable[key] = False
-        else:
-            ex.capable[key] = judge("status", ev.rc, ev.timed_out)[0]
-        return self._prepare(ex, ev.now)
-
-    def _ran(self, ex: _Exec, ev: AgentFinished) -> list[Effect]:
-        ex.run_call = None
-        dev = self.devices[ex.levels[ex.level_i][ex.dev_i]]
-        ok, reason = judge(ex.op.action, ev.rc, ev.timed_out)
-        out: list[Effect] = [Trace("fence_agent_result", {
-            "id": ex.op.id, "device": dev.id, "rc": ev.rc, "timed_out": ev.timed_out,
-            "attempt": ex.attempt, "stderr": ev.stderr[-400:]})]
-        if ok:
-            ex.used.append(dev.id)
-            ex.dev_i += 1
-            return out + self._next_device(ex, ev.now)
-        if not ev.timed_out and ex.attempt < dev.retries_for(ex.op.action) \
-                and ex.deadline > ev.now:
-            return out + self._run(ex, ev.now)
-        ex.failures.append(f"{dev.id}: {reason}")
-        ex.level_i, ex.dev_i = ex.level_i + 1, 0
-        ex.used = []               # the next level starts afresh: all of its devices must act
-        return out + self._next_device(ex, ev.now)
-
     def _on_timer(self, ev: TimerFired) -> list[Effect]:
         kind, _, op_id = ev.timer_id.partition(":")
         if kind == "client":
@@ -436,7 +263,7 @@ class Fencer:
         return self._finish(ex, ev.now, "failed", "timed out (total timeout)", EXIT_TIMEOUT,
                             timer_fired=True)
 
-    def _finish(self, ex: _Exec, now: float, state: str, reason: str, code: int,
+    def _finish(self, ex: Execution, now: float, state: str, reason: str, code: int,
                 timer_fired: bool = False) -> list[Effect]:
         del self.execs[ex.op.id]
         for cid in [c for c, o in self.calls.items() if o == ex.op.id]:

@@ -151,14 +151,30 @@ def test_topology_levels_in_order_every_device_of_a_level_must_succeed() -> None
     topo = ('<fencing-level id="l2" index="2" target="n2" devices="c"/>'
             '<fencing-level id="l1" index="1" target="n2" devices="a,b"/>')
     w = World(2, cib(prim("a", pcmk_host_list="n2") + prim("b", pcmk_host_list="n2",
-                                                           pcmk_reboot_retries="1")
+                                                           pcmk_off_retries="1")
                      + prim("c", pcmk_host_list="n2"), topology=topo),
               agent=lambda r: (0, METADATA) if r.action == "metadata" else
               (1, "") if r.device == "b" else (0, ""))
-    cid = w.request(1, "n2")
+    cid = w.request(1, "n2", "off")
     w.settle()
     assert [d for _, d, _ in w.fence_runs()] == ["a", "b", "c"]
     assert w.replies[cid]["ok"] and w.replies[cid]["op"]["devices"] == ["c"]
+
+
+def test_reboot_through_a_level_of_several_devices_is_off_then_on() -> None:
+    topo = '<fencing-level id="l1" index="1" target="n2" devices="psu1,psu2,psu3"/>'
+    w = World(2, cib(prim("psu1", pcmk_host_list="n2") + prim("psu2", pcmk_host_list="n2")
+                     + prim("psu3", pcmk_host_list="n2", pcmk_reboot_action="off"),
+                     topology=topo),
+              agent=lambda r: (0, METADATA) if r.action == "metadata" else
+              (1, "") if (r.device, r.action) == ("psu2", "on") else (0, ""))
+    cid = w.request(1, "n2")
+    w.settle()
+    assert [(d, a) for _, d, a in w.fence_runs()] == [
+        ("psu1", "off"), ("psu2", "off"), ("psu3", "off"),     # every device off first
+        ("psu1", "on"), ("psu2", "on"), ("psu2", "on")]        # psu3 stays off; psu2 retried
+    reply = w.replies[cid]
+    assert reply["ok"] and "psu2: on after off" in reply["op"]["reason"]
 
 
 def test_all_levels_failing_reports_each_device() -> None:
