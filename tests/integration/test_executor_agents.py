@@ -191,7 +191,15 @@ def test_trace_ra_writes_the_agent_shell_trace(tmp_path: Path) -> None:
 
 
 # ---- ocf:heartbeat:anything ----------------------------------------------------------
+# anything runs its command through `su - USER` (root by default): it needs root
+needs_root = [pytest.mark.root,
+              pytest.mark.skipif(os.geteuid() != 0, reason="ocf:heartbeat:anything runs "
+                                 "its command with su, which needs root")]
+
+
 @pytest.mark.usefixtures("subreaper")
+@needs_root[0]
+@needs_root[1]
 def test_anything_runs_a_real_process_and_notices_its_death(bench: Bench, tmp_path: Path) -> None:
     params = {"binfile": "/bin/sleep", "cmdline_options": "1000",
               "pidfile": str(tmp_path / "any.pid")}
@@ -209,6 +217,8 @@ def test_anything_runs_a_real_process_and_notices_its_death(bench: Bench, tmp_pa
     assert (stopped.rc, stopped.rc_name) == (7, "not running")
 
 
+@needs_root[0]
+@needs_root[1]
 def test_failures_provoked_for_real(bench: Bench) -> None:
     missing = bench.run("a", ANYTHING, "validate-all", params={"binfile": "/nonexistent/bin"})
     assert (missing.rc, missing.rc_name) == (5, "not installed")
