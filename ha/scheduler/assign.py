@@ -96,8 +96,8 @@ class Assigner:
     def assign(self, rsc: Resource) -> None:
         if rsc.id in self.done:
             return
-        if rsc.clone is not None:
-            self.assign_clone(rsc.clone)
+        if rsc.clone is not None and rsc.id in self.cluster.clones[rsc.clone].instances:
+            self.assign_clone(rsc.clone)  # a cloned group's other members follow its first
             return
         self.done.add(rsc.id)
         self._place(rsc, self.weights(rsc))
@@ -255,7 +255,8 @@ class Assigner:
                                                                 seen | {dep.id})
             dep_weights = self._combined[dep.id]
             # a clone takes only the positive preferences of what depends on it
-            merged = _merge(weights, dep_weights, c.score / INFINITY, rsc.clone is not None)
+            merged = _merge(weights, dep_weights, c.score / INFINITY,
+                            rsc.clone is not None and c.primary == rsc.clone)
             if _usable(cl, merged):
                 weights = merged
         return weights

@@ -212,6 +212,10 @@ class Clone:
     #: clone-min: how many instances must be able to run before what is ordered
     #: after the clone may start (0: one is enough, through the clone's own start)
     clone_min: int = 0
+    #: a cloned group: the group's id and its members' ids; instance ``i`` is the
+    #: group ``GROUP:i`` of ``MEMBER:i`` (``instances`` are its first members)
+    group: str = ""
+    members: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

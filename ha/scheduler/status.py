@@ -15,7 +15,7 @@ import hashlib
 from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
-from ha.scheduler.clones import history_owner
+from ha.scheduler.clones import history_owner, siblings
 from ha.scheduler.expiry import effective_fail_count, op_expiry
 from ha.scheduler.history import History
 from ha.scheduler.model import Cluster, Node, Resource, add_scores, parse_score
@@ -49,9 +49,7 @@ def fail_count(node: Node, rid: str) -> int:
 
 
 def _clone_siblings(cluster: Cluster, rsc: Resource) -> list[Resource]:
-    if rsc.clone is None or cluster.clones[rsc.clone].unique:
-        return [rsc]
-    return [r for i in cluster.clones[rsc.clone].instances if (r := cluster.resource(i))]
+    return siblings(cluster, rsc)
 
 
 def configured_ids(root: etree._Element) -> set[str]:

@@ -175,8 +175,20 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_co
             meta = dict(rsc_defaults)
             meta.update(_nvpairs(el, "meta_attributes", now))
             base = _primitive(el.find("primitive"), meta, templates, now)  # type: ignore[arg-type]
-            clone, instances = make_clone(el, meta, base, node_count, copy.deepcopy)
+            clone, instances, _ = make_clone(el, meta, base, node_count, copy.deepcopy)
             clones[clone.id] = clone
+            out.extend(instances)
+        elif el.tag in ("clone", "master") and (inner := el.find("group")) is not None:
+            meta = dict(rsc_defaults)
+            meta.update(_nvpairs(el, "meta_attributes", now))
+            meta.update(_nvpairs(inner, "meta_attributes", now))
+            members = [_primitive(p, meta, templates, now) for p in inner.findall("primitive")]
+            if not members:
+                continue
+            clone, instances, inst_groups = make_clone(
+                el, meta, members[0], node_count, copy.deepcopy, inner.get("id", ""), members)
+            clones[clone.id] = clone
+            groups.update(inst_groups)
             out.extend(instances)
     out.sort(key=lambda r: -r.priority)  # Pacemaker lists and assigns by priority
     return out, groups, clones
