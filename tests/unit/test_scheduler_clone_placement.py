@@ -43,3 +43,25 @@ def test_a_running_instance_leaves_for_a_better_node() -> None:
                '<rsc_location id="l" rsc="C" node="node2" score="10"/>', BOTH_ON_NODE1)
     assert summary(root) == [("Move", "P:0", "node1 -> node2", ""),
                              ("Move", "P:1", "node1 -> node2", "")]
+
+
+CLONED_GROUP = ('<clone id="C"><meta_attributes id="C-m"/><group id="G">'
+                + prim("A") + prim("B") + "</group></clone>")
+
+
+def test_a_cloned_group_starts_each_instance_member_by_member() -> None:
+    root = cib(["node1", "node2"], CLONED_GROUP,
+               status=node_state("node1", "1") + node_state("node2", "2"))
+    assert summary(root) == [("Start", "A:0", "node1", ""), ("Start", "B:0", "node1", ""),
+                             ("Start", "A:1", "node2", ""), ("Start", "B:1", "node2", "")]
+
+
+def test_an_anonymous_cloned_group_member_history_belongs_to_the_instance_there() -> None:
+    # node2 runs A and B: one instance; node1 only A, which a changed definition
+    # restarts, and B after it
+    lrm2 = history("A", op("A", "start")) + history("B", op("B", "start", call=3))
+    lrm1 = history("A", op("A", "start", digest="0" * 32))
+    root = cib(["node1", "node2"], CLONED_GROUP,
+               status=node_state("node1", "1", lrm1) + node_state("node2", "2", lrm2))
+    assert summary(root) == [("Restart", "A:0", "node1", "resource definition change"),
+                             ("Start", "B:0", "node1", "")]
