@@ -76,3 +76,24 @@ def test_op_timeout_reports_timed_out(tmp_path: Path) -> None:
              "--param", f"pidfile={tmp_path / 'pids'}", "--timeout", "1s")
     assert out.returncode == 1 and "could not be executed (Timed Out" in out.stderr
     assert "hanging in start" in out.stdout             # its output, captured to the end
+
+
+def test_op_reads_the_live_cib_of_the_local_daemon(tmp_path: Path) -> None:
+    from harness.realcluster import HastackCluster
+
+    state = tmp_path / "live.state"
+    primitive = (f'<primitive id="live" class="ocf" provider="heartbeat" type="Dummy">'
+                 f'<instance_attributes id="live-ia"><nvpair id="live-s" name="state" '
+                 f'value="{state}"/></instance_attributes></primitive>')
+    with HastackCluster(1, str(tmp_path / "cluster"), token=300, token_coefficient=0) as c:
+        c.start_converged()
+        sock = c.path(1, "sock")
+        created = ha("cib", "create", "-o", "resources", "--xml", primitive, socket=sock)
+        assert created.returncode == 0, created.stderr
+        start = ha("resource", "op", "live", "force-start", socket=sock)
+        assert start.returncode == 0, start.stderr
+        assert state.exists()
+        assert ha("resource", "op", "live", "force-check", socket=sock).returncode == 0
+        assert ha("resource", "op", "live", "force-stop", socket=sock).returncode == 0
+        assert not state.exists()
+        assert ha("resource", "op", "gone", "start", socket=sock).returncode == 105
