@@ -8,7 +8,14 @@ will run on; probes (``monitor`` with interval 0) wherever its state is unknown.
 
 from __future__ import annotations
 
-from ha.scheduler.blocked import BLOCKED, Situation, probe_blocked, quorum_reason, stop_reason
+from ha.scheduler.blocked import (
+    BLOCKED,
+    Situation,
+    active_nodes,
+    probe_blocked,
+    quorum_reason,
+    stop_reason,
+)
 from ha.scheduler.model import Action, Change, Cluster, Resource
 
 CLEAR = Situation()
@@ -56,7 +63,7 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
     quorum) lets run (``blocked``)."""
     if not rsc.managed or rsc.blocked:
         return []
-    current = list(rsc.running)
+    current = active_nodes(rsc, sit)
     dest = rsc.assigned
     no_quorum = quorum_reason(rsc, sit)
     if no_quorum is not None and dest is not None:
@@ -64,8 +71,8 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
             if next_role(rsc) == "Promoted":  # the promote, not the start, is listed
                 return [Change("Promote", rsc.id, _details(rsc, None, dest), BLOCKED)]
             return [Change("Start", rsc.id, _details(rsc, None, dest), f"{no_quorum} (blocked)")]
-        return [Change("Stop", rsc.id, _details(rsc, c, None), stop_reason(no_quorum, c, sit))
-                for c in current]
+        return [Change("Stop", rsc.id, _details(rsc, c, None),
+                       stop_reason(no_quorum, c, sit, rsc.id)) for c in current]
     if rsc.unrunnable is not None:
         why = f"{rsc.unrunnable_verb} {rsc.unrunnable}"
         if not current:  # a clone instance's blocked start is not listed
@@ -81,10 +88,14 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
                        BLOCKED if probe_blocked(rsc, sit) else "")]
     if dest is None:
         return [Change("Stop", rsc.id, _details(rsc, c, None),
-                       stop_reason("node availability", c, sit)) for c in current]
+                       stop_reason("node availability", c, sit, rsc.id)) for c in current]
     if len(current) == 1 and dest not in current and current[0] in sit.down:
         # its start must wait for a stop that cannot run
         return [Change("Stop", rsc.id, _details(rsc, current[0], None), BLOCKED)]
+    waits_for = sit.blocked_by(rsc.id)
+    if len(current) == 1 and dest not in current and waits_for is not None:
+        return [Change("Stop", rsc.id, _details(rsc, current[0], None),
+                       f"unrunnable {waits_for} stop (blocked)")]
     if len(current) > 1:  # multiple-active: stopped everywhere, started on dest
         verb = "Restart" if dest == current[0] else "Move"
         return [Change(verb, rsc.id, _details(rsc, current[0], dest))]

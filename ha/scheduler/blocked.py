@@ -11,6 +11,14 @@
   fencing devices need it like any other resource.
 - A resource never run that must first be probed on a node that is up but pending
   cannot start until that probe can run: its start is blocked (no reason given).
+- A stop ordered after the stop of a blocked resource (on-fail=block, an
+  unrecoverable stop, multiple-active=block) that is active cannot run either: a
+  group member before a blocked one, the ``first`` of a mandatory symmetrical
+  ordering whose ``then`` is blocked, the ``then`` of a mandatory stop-then-stop
+  ordering whose ``first`` is blocked.
+- A resource that does not require fencing (``requires`` quorum or nothing; fencing
+  devices by default) is not held to be active on nodes that are unclean or down
+  when it is active on a clean one too: it is not multiply active for that.
 """
 
 from __future__ import annotations
@@ -34,6 +42,14 @@ class Situation:
     pending: frozenset[str] = frozenset()
     #: the no-quorum-policy in force, or None with quorum
     no_quorum: str | None = None
+    #: resource id -> the blocked resource whose stop its stops must wait for
+    stop_after_blocked: tuple[tuple[str, str], ...] = ()
+    #: nodes that are down or unclean
+    unhappy: frozenset[str] = frozenset()
+    stonith: bool = False
+
+    def blocked_by(self, rid: str) -> str | None:
+        return next((b for r, b in self.stop_after_blocked if r == rid), None)
 
 
 def situation(cluster: Cluster) -> Situation:
@@ -41,8 +57,54 @@ def situation(cluster: Cluster) -> Situation:
     down = {n.uname for n in cluster.nodes
             if n.uname not in shot and (not n.online or n.pending)}
     pending = {n.uname for n in cluster.nodes if n.online and n.pending and not n.unclean}
+    unhappy = {n.uname for n in cluster.nodes if not n.online or n.unclean}
     return Situation(frozenset(down), frozenset(pending),
-                     None if cluster.quorate else cluster.no_quorum_policy)
+                     None if cluster.quorate else cluster.no_quorum_policy,
+                     tuple(_stops_after_blocked(cluster)), frozenset(unhappy),
+                     cluster.stonith_enabled)
+
+
+def _stops_after_blocked(cluster: Cluster) -> list[tuple[str, str]]:
+    """(resource, blocked resource) pairs: the first's stops wait for the second's."""
+    pairs: list[tuple[str, str]] = []
+
+    def blocked(rid: str) -> list[Resource]:
+        return [r for m in cluster.members(rid)
+                if (r := cluster.resource(m)) is not None and r.blocked and r.running]
+
+    for o in cluster.orderings:
+        if o.kind != "Mandatory":
+            continue
+        actions = (o.first_action, o.then_action)
+        if actions == ("start", "start") and o.symmetrical:  # then's stop before first's
+            pairs += [(f, b.id) for b in blocked(o.then) for f in cluster.members(o.first)
+                      if f != b.id]
+        elif actions == ("stop", "stop"):
+            pairs += [(t, b.id) for b in blocked(o.first) for t in cluster.members(o.then)
+                      if t != b.id]
+    return pairs
+
+
+def needs_fencing(rsc: Resource, sit: Situation) -> bool:
+    """Whether ``rsc`` requires fencing (``requires``; by default with stonith enabled,
+    except for fencing devices)."""
+    requires = rsc.meta.get("requires", "").lower()
+    if requires in ("fencing", "unfencing"):
+        return True
+    if requires in ("quorum", "nothing") or rsc.cls == "stonith":
+        return False
+    return sit.stonith
+
+
+def active_nodes(rsc: Resource, sit: Situation) -> list[str]:
+    """Where ``rsc`` counts as active: a resource not requiring fencing is not held
+    active on unhappy nodes when it is active on a happy one."""
+    nodes = list(rsc.running)
+    if len(nodes) > 1 and not needs_fencing(rsc, sit):
+        happy = [u for u in nodes if u not in sit.unhappy]
+        if happy:
+            return happy
+    return nodes
 
 
 def quorum_reason(rsc: Resource, sit: Situation) -> str | None:
@@ -57,9 +119,10 @@ def quorum_reason(rsc: Resource, sit: Situation) -> str | None:
     return "no quorum"
 
 
-def stop_reason(reason: str, node: str, sit: Situation) -> str:
-    """A stop's reason, marked blocked when the stop cannot run on ``node``."""
-    if node not in sit.down:
+def stop_reason(reason: str, node: str, sit: Situation, rid: str = "") -> str:
+    """A stop's reason, marked blocked when the stop cannot run on ``node`` (or must
+    wait for a blocked resource's)."""
+    if node not in sit.down and sit.blocked_by(rid) is None:
         return reason
     return f"{reason} (blocked)" if reason else BLOCKED
 

@@ -303,6 +303,8 @@ class Cluster:
     _rsc_indexed: int = field(default=-1, repr=False, compare=False)
     _node_index: dict[str, Node] = field(default_factory=dict, repr=False, compare=False)
     stonith_enabled: bool = True
+    #: a fencing device (or watchdog self-fencing) is configured
+    fencing_device: bool = True
     #: the partition had quorum (``have-quorum``), and its ``no-quorum-policy``
     quorate: bool = True
     no_quorum_policy: str = "stop"

@@ -21,7 +21,8 @@ listed newest first: those decided from the resource history before those decide
 from ``node_state``, and nodes found unclean only at the end (never seen) first of
 all, in reverse node order. A node is fenced only when some resource is managed and
 fencing is possible: stonith enabled, a fencing device (or ``have-watchdog``), and
-quorum, ``no-quorum-policy=ignore``, or the node still in our membership.
+quorum, ``no-quorum-policy=ignore``, or the node still in our membership. With
+stonith enabled but no fencing device, no resource is managed at all.
 """
 
 from __future__ import annotations
@@ -102,12 +103,19 @@ def judge_node_state(cluster: Cluster, node: Node, ns: etree._Element, stonith: 
     node.online = online
 
 
+def has_fencing_device(root: etree._Element, options: dict[str, str]) -> bool:
+    """A fencing device is configured (a ``stonith`` primitive anywhere, a template's
+    included), or watchdog self-fencing is available (``have-watchdog``)."""
+    stonith_templates = {t.get("id") for t in root.iterfind("configuration/resources/template")
+                         if t.get("class") == "stonith"}
+    return is_pcmk_true(options.get("have-watchdog", "false")) or any(
+        p.get("class") == "stonith" or p.get("template") in stonith_templates
+        for p in root.iterfind("configuration/resources//primitive"))
+
+
 def can_fence(cluster: Cluster, node: Node) -> bool:
     """Whether fencing ``node`` is possible in this partition."""
-    if not cluster.stonith_enabled:
-        return False
-    if not (any(r.cls == "stonith" for r in cluster.resources)
-            or is_pcmk_true(cluster.options.get("have-watchdog", "false"))):
+    if not cluster.stonith_enabled or not cluster.fencing_device:
         return False
     if cluster.quorate or cluster.no_quorum_policy == "ignore":
         return True

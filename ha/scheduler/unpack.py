@@ -17,7 +17,7 @@ from lxml import etree
 from ha.cib.schema_data import duration_ms, is_pcmk_true
 from ha.scheduler.clones import make_clone
 from ha.scheduler.model import Clone, Cluster, Node, Op, Resource, parse_score
-from ha.scheduler.nodestate import fence_node, judge_node_state
+from ha.scheduler.nodestate import fence_node, has_fencing_device, judge_node_state
 from ha.scheduler.promotion import mark_unpromoted
 from ha.scheduler.rules import attribute_sets
 from ha.scheduler.status import unpack_status
@@ -209,6 +209,7 @@ def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
                       op_defaults=_nvpairs(root.find("configuration/op_defaults"),
                                            "meta_attributes", now), now=now,
                       stonith_enabled=stonith, quorate=quorate(root),
+                      fencing_device=has_fencing_device(root, options),
                       no_quorum_policy=no_quorum_policy(root, options, stonith))
     unpack_node_states(root, cluster)
     for t in root.findall("configuration/resources/template"):
@@ -220,4 +221,7 @@ def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
             m for ref in tag.iterfind("obj_ref") for m in cluster.members(ref.get("id", ""))]
     unpack_status(root, cluster)
     mark_unpromoted(cluster)
+    if stonith and not cluster.fencing_device:  # nothing may be touched without fencing
+        for rsc in cluster.resources:
+            rsc.managed = False
     return cluster

@@ -130,3 +130,29 @@ def test_a_start_waits_for_probes_on_a_pending_node() -> None:
     pending = '<node_state id="2" uname="node2" in_ccm="true" crmd="online" join="pending"/>'
     root = fencing_cib(["node1", "node2"], status=node_state("node1", "1") + pending)
     assert summary(root) == [("Start", "fence", "node1", "(blocked)")]
+
+
+def test_with_stonith_enabled_and_no_device_nothing_is_managed() -> None:
+    root = fencing_cib(["node1"], prim("A"), node_state("node1", "1"))
+    for device in root.iter("primitive"):
+        if device.get("class") == "stonith":
+            device.getparent().remove(device)
+    assert summary(root) == []
+
+
+def test_a_stop_waits_for_the_stop_of_a_blocked_group_member() -> None:
+    group = ('<group id="g">' + prim("A", nv("target-role", "Stopped")) + prim("B")
+             + '</group>')
+    lrm = history("A", op("A", "start")) + history("B", op("B", "stop", rc=1, call=3))
+    root = cib(["node1"], group, status=node_state("node1", "1", lrm))
+    assert summary(root) == [("Stop", "A", "node1", "node availability (blocked)")]
+
+
+def test_requires_quorum_is_not_multiply_active_for_a_node_being_fenced() -> None:
+    lrm = history("B", op("B", "start"))
+    failed = lrm + history("A", op("A", "start"), op("A", "stop", rc=1, call=3))
+    root = fencing_cib(["node1", "node2"], prim("A") + prim("B", nv("requires", "quorum")),
+                       node_state("node1", "1", lrm) + node_state("node2", "2", failed))
+    assert summary(root) == [("Fence", "node2", "reboot", "A failed there"),
+                             ("Start", "fence", "node1", ""),
+                             ("Recover", "A", "node2 -> node1", "")]
