@@ -98,6 +98,8 @@ def test_failing_device_reported_and_next_level_used(cluster: HastackCluster,
     wait_devices(c, {"bad", "good"})
     assert cli(c, 1, "stonith", "level", "add", "1", "node2", "bad").returncode == 0
     assert cli(c, 1, "stonith", "level", "add", "2", "node2", "good").returncode == 0
+    bad = cli(c, 1, "stonith", "level", "add", "3", "node2", "nosuch")
+    assert bad.returncode != 0 and "device 'nosuch' is not a configured resource" in bad.stderr
     listed = cli(c, 3, "stonith", "level", "list", "node2")
     assert listed.stdout.splitlines() == ["Target: node2", "  Level 1 - bad", "  Level 2 - good"]
     r = cli(c, 1, "stonith", "fence", "node2", "--off", "--output-as", "json")
@@ -112,7 +114,7 @@ def test_failing_device_reported_and_next_level_used(cluster: HastackCluster,
 def test_identical_concurrent_requests_merged(cluster: HastackCluster, tmp_path: Path) -> None:
     c = cluster
     # a device slow enough that the second request arrives while the first is pending
-    xml = device("slow", str(tmp_path / "s.status"), pcmk_delay_base="2s")
+    xml = device("slow", str(tmp_path / "s.status"), pcmk_delay_base="4s")
     assert cli(c, 1, "cib", "create", "-o", "resources", "--xml", xml).returncode == 0
     wait_devices(c, {"slow"})
     with ThreadPoolExecutor(2) as pool:
