@@ -111,6 +111,26 @@ def test_wrong_password_fails_and_leaves_the_node_alone(bmc: VirtualBMC) -> None
     assert bmc.node_pid() == pid and bmc.power_log() == []
 
 
+def test_status_follows_a_node_that_died_by_itself(bmc: VirtualBMC) -> None:
+    pid = bmc.node_pid()
+    assert pid is not None
+    os.kill(pid, 9)                       # the node crashes; the BMC was not asked
+    r = fence(bmc, "status")
+    assert r.rc == 2 and "Status: OFF" in r.stdout, r
+    assert fence(bmc, "on").rc == 0 and bmc.node_pid() not in (None, pid)
+
+
+def test_a_silent_bmc_times_out_and_the_agent_group_is_killed(bmc: VirtualBMC) -> None:
+    bmc.stop()                            # nothing answers on the port any more
+    params = {**bmc.fence_params(), "pcmk_host_list": NODE}
+    r = run_fence_agent_sync("fence_ipmilan", params, "off", NODE, timeout=3, host_arg="plug")
+    assert r.timed_out and r.rc == -1, r
+    # neither the agent nor the ipmitool it started outlives the timeout
+    left = subprocess.run(["pgrep", "-f", "--", f"-p {bmc.port} "], capture_output=True,
+                          text=True)
+    assert left.returncode == 1, left.stdout       # 1: no process matched (2 would be an error)
+
+
 def test_pcmk_options_do_not_reach_the_agent(bmc: VirtualBMC) -> None:
     # fence_ipmilan refuses options it does not know; pcmk_host_list and pcmk_off_timeout
     # would make it fail if the runner passed them on.
