@@ -32,16 +32,21 @@ def _env_dirs(name: str) -> list[str]:
     return [d for d in os.environ.get(name, "").split(":") if d]
 
 
+def _absolute(dirs: Sequence[str]) -> list[str]:
+    """Absolute paths: agents run with cwd /, so a relative one would not be found."""
+    return [os.path.abspath(d) for d in dirs]
+
+
 class AgentDirectory:
     """The OCF and LSB agents installed here, searched in path order (first wins)."""
 
     def __init__(self, ocf_root: str | None = None, ra_path: Sequence[str] | None = None,
                  lsb_dirs: Sequence[str] | None = None) -> None:
         self.ocf_root = ocf_root or os.environ.get("OCF_ROOT") or OCF_ROOT
-        self.ra_path = list(ra_path) if ra_path is not None else (
-            _env_dirs("HASTACK_OCF_RA_PATH") + [os.path.join(self.ocf_root, "resource.d")])
-        self.lsb_dirs = list(lsb_dirs) if lsb_dirs is not None else (
-            _env_dirs("HASTACK_LSB_DIRS") + [LSB_DIR])
+        self.ra_path = _absolute(ra_path if ra_path is not None else (
+            _env_dirs("HASTACK_OCF_RA_PATH") + [os.path.join(self.ocf_root, "resource.d")]))
+        self.lsb_dirs = _absolute(lsb_dirs if lsb_dirs is not None else (
+            _env_dirs("HASTACK_LSB_DIRS") + [LSB_DIR]))
 
     def locate(self, agent: ResourceAgent) -> str | None:
         """The agent's executable, or None when it is not installed."""
