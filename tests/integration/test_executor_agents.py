@@ -190,6 +190,12 @@ def test_trace_ra_writes_the_agent_shell_trace(tmp_path: Path) -> None:
     assert len(files) == 1 and "dummy_start" in files[0].read_text()
 
 
+def test_trace_ra_as_a_resource_parameter_passes_through(bench: Bench, tmp_path: Path) -> None:
+    params = {"state": str(tmp_path / "s"), "trace_ra": "1", "trace_dir": str(tmp_path / "t")}
+    assert bench.run("tp", DUMMY, "start", params=params).rc == 0
+    assert len(list((tmp_path / "t" / "Dummy").glob("tp.start.*"))) == 1
+
+
 # ---- ocf:heartbeat:anything ----------------------------------------------------------
 # anything runs its command through `su - USER` (root by default): it needs root
 needs_root = [pytest.mark.root,
