@@ -291,3 +291,49 @@ class VirtualBMC:
         """fence_ipmilan's device parameters for this BMC (stdin key=value names)."""
         return {"ip": "127.0.0.1", "ipport": str(self.port), "username": self.username,
                 "password": self.password, "lanplus": "1", "cipher": "3", "power_wait": "0"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m harness.bmc --container NAME… | --command CMD…``: one BMC per node for
+    the lab, until interrupted; prints each node's fence_ipmilan parameters as JSON."""
+    import argparse
+    import json
+    import signal
+    import tempfile
+
+    ap = argparse.ArgumentParser(prog="python -m harness.bmc", description=main.__doc__)
+    ap.add_argument("--container", action="append", default=[],
+                    help="a Docker container to power (repeatable)")
+    ap.add_argument("--command", action="append", default=[],
+                    help="a command line to run as a node process (repeatable)")
+    ap.add_argument("--password", default="hastack-bmc")
+    ap.add_argument("--dir", type=Path, help="work directory (default: a temporary one)")
+    args = ap.parse_args(argv)
+    nodes: list[Node] = [ContainerNode(c) for c in args.container]
+    nodes += [ProcessNode(tuple(shlex.split(c))) for c in args.command]
+    if not nodes:
+        ap.error("give at least one --container or --command")
+    base = args.dir or Path(tempfile.mkdtemp(prefix="hastack-bmc-"))
+    bmcs = []
+    try:
+        for i, node in enumerate(nodes, 1):
+            name = node.container if isinstance(node, ContainerNode) else f"node{i}"
+            bmcs.append(VirtualBMC(base / f"bmc{i}", node, name=f"bmc{i}",
+                                   password=args.password).start())
+            print(json.dumps({"node": name, "agent": "fence_ipmilan",
+                              "params": {**bmcs[-1].fence_params(), "pcmk_host_list": name}}),
+                  flush=True)
+        # blocked only now: the children started above must not inherit the mask
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except BMCError as e:
+        print(e, flush=True)
+        return 1
+    finally:
+        for b in bmcs:
+            b.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
