@@ -171,6 +171,11 @@ def device_from_primitive(prim: etree._Element) -> FenceDevice:
                         for n, v in parse_host_map(base_text, f"{rid}: pcmk_delay_base").items()}
         else:
             base_s = seconds(base_text, f"{rid}: pcmk_delay_base")
+    for key, value in params.items():      # refused now, not when fencing is under way
+        if re.fullmatch(r"pcmk_\w+_timeout", key):
+            seconds(value, f"{rid}: {key}")
+        elif re.fullmatch(r"pcmk_\w+_retries", key) and not value.strip().isdigit():
+            raise DeviceConfigError(f"{rid}: {key} '{value}' is not an integer")
     max_text = params.get("pcmk_delay_max", "")
     return FenceDevice(
         id=rid, agent=agent, params=params, priority=priority,

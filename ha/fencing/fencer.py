@@ -158,7 +158,7 @@ class Fencer(Executing):
 
     # ---- requests -------------------------------------------------------------------
     def _on_request(self, ev: FenceRequest) -> list[Effect]:
-        if ev.action not in ACTIONS or not ev.target or "\n" in ev.target:
+        if ev.action not in ACTIONS or not ev.target or not ev.target.isprintable():
             return [ReplyClient(ev.client_id, {
                 "ok": False, "exit": EXIT_INVALID,
                 "error": f"cannot {ev.action} '{ev.target}': expected a node name and one of "

@@ -32,7 +32,7 @@ def encode(kind: str, **fields: Any) -> bytes:
 
 def _str(d: dict[str, Any], name: str) -> str:
     v = d.get(name)
-    if not isinstance(v, str) or not v or "\n" in v:
+    if not isinstance(v, str) or not v or not v.isprintable():
         raise MessageError(f"fencer message: '{name}' must be a one-line, non-empty string")
     return v
 

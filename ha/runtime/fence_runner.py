@@ -86,7 +86,10 @@ async def run_fence_agent(agent: str, params: dict[str, str], action: str,
                           host_arg: str | None = None) -> FenceResult:
     """Run ``agent`` once with ``action`` against ``target`` (see the module docstring)."""
     start = time.monotonic()
-    text = agent_stdin(params, action, target, host_arg)
+    try:
+        text = agent_stdin(params, action, target, host_arg)
+    except ValueError as e:
+        return FenceResult(-1, "", f"{agent}: {e}", False, time.monotonic() - start)
     path = agent_path(agent)
     if path is None:
         return FenceResult(-1, "", f"{agent}: no such fence agent", False,

@@ -58,9 +58,10 @@ def test_disabled_device_left_out_with_reason() -> None:
 def test_bad_option_names_device_and_option() -> None:
     devices, problems = devices_from_cib(cib(prim("z", pcmk_host_check="sometimes")))
     assert devices == {} and "'z': pcmk_host_check 'sometimes'" in problems[0]
-    with pytest.raises(DeviceConfigError, match="z: pcmk_off_timeout: 'soon'"):
-        d = device_from_primitive(etree.fromstring(prim("z", pcmk_off_timeout="soon")))
-        d.timeout_for("off", 60)
+    for bad, error in (({"pcmk_off_timeout": "soon"}, "z: pcmk_off_timeout: 'soon'"),
+                       ({"pcmk_reboot_retries": "many"}, "z: pcmk_reboot_retries 'many'")):
+        devices, problems = devices_from_cib(cib(prim("z", **bad)))
+        assert devices == {} and error in problems[0]
 
 
 def test_host_map_and_check_defaults() -> None:

@@ -318,6 +318,8 @@ def test_bad_request_refused() -> None:
     w = World(1, cib(""))
     cid = w.request(1, "n1", "explode")
     assert w.replies[cid]["exit"] == 2 and "expected a node name" in w.replies[cid]["error"]
+    cid = w.request(1, "n1\raction=on")
+    assert w.replies[cid]["exit"] == 2 and w.queue == []
 
 
 @pytest.mark.parametrize("policy,expect", [("suicide", True), ("stop", False)])
