@@ -4,6 +4,7 @@ fence_ipmilan, fence_docker and fence_virsh parsed as the fencer reads it."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -117,3 +118,26 @@ def test_fencer_core_with_the_real_agent(tmp_path: Path) -> None:
             replies.append(e.reply)
     assert replies and replies[0]["ok"], replies
     assert st.read_text() == "off"
+
+
+def _running(marker: str) -> bool:
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    if marker.encode() in fh.read():
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def test_timeout_kills_the_agents_whole_process_group(tmp_path: Path) -> None:
+    # an agent that leaves a child behind (as fence_ipmilan leaves ipmitool)
+    marker = f"{random.randrange(10**6)}.{os.getpid()}"
+    agent = tmp_path / "fence_stuck"
+    agent.write_text(f"#!/bin/sh\ncat >/dev/null\nsleep 3{marker} &\nsleep 3{marker}\n")
+    agent.chmod(0o755)
+    r = run_fence_agent_sync(str(agent), {}, "off", "node1", timeout=0.5)
+    assert r.timed_out and r.rc == -1
+    assert not _running(f"sleep 3{marker}".replace(" ", "\0"))
