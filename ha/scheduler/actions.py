@@ -114,6 +114,8 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
         if rsc.required is not None:
             return [Change("Restart", rsc.id, _details(rsc, origin, dest),
                            f"required {rsc.required}")]
+        if origin in rsc.reload_on:  # only reloadable parameters changed
+            return [Change("Reload", rsc.id, _details(rsc, origin, dest))]
         role, target = rsc.running[origin], next_role(rsc)
         if role == target:
             return []

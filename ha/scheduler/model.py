@@ -135,6 +135,8 @@ class Resource:
     known_on: set[str] = field(default_factory=set)
     #: nodes where the last start's parameters differ from the configuration
     changed_on: set[str] = field(default_factory=set)
+    #: nodes where only reloadable parameters changed (an agent reload will do)
+    reload_on: set[str] = field(default_factory=set)
     #: nodes where it failed but the node was unclean already: fencing ends the failure
     failure_ignored: set[str] = field(default_factory=set)
     #: node uname -> the on-fail policy of the failure recorded there

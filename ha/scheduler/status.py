@@ -10,33 +10,15 @@ different agent than the one configured has its failures cleared.
 
 from __future__ import annotations
 
-import hashlib
-
 from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.clones import history_owner, siblings
+from ha.scheduler.digests import config_change, params_digest  # noqa: F401 (re-exported)
 from ha.scheduler.expiry import effective_fail_count, op_expiry
 from ha.scheduler.history import History
 from ha.scheduler.model import Cluster, Node, Resource, add_scores, parse_score
 from ha.scheduler.nodestate import fence_node
-
-
-def params_digest(params: dict[str, str]) -> str:
-    """Pacemaker's op-digest: md5 of the sorted parameters as one XML element."""
-    body = "".join(f' {k}="{v}"' for k, v in sorted(params.items()))
-    return hashlib.md5(f" <parameters{body}/>\n".encode()).hexdigest()
-
-
-def _definition_changed(rsc: Resource, last_start: etree._Element) -> bool:
-    recorded = last_start.get("op-digest")
-    if not recorded:
-        return False
-    params = dict(rsc.params)
-    for op_cfg in rsc.ops:
-        if op_cfg.name == "start" and op_cfg.interval_ms == 0:
-            params.update(op_cfg.params)
-    return params_digest(params) != recorded
 
 
 def fail_count(node: Node, rid: str) -> int:
@@ -102,8 +84,13 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
             rsc.clone_name = lr.get("id", "")
         rsc.running[node.uname] = history.role
         rsc.failed[node.uname] = history.failed
-        if history.last_start is not None and _definition_changed(rsc, history.last_start):
-            rsc.changed_on.add(node.uname)
+        if node.maintenance or (node.online and not node.unclean and not node.standby
+                                and not node.shutdown):
+            change = config_change(rsc, ops, cluster.op_defaults)
+            if change == "restart":
+                rsc.changed_on.add(node.uname)
+            elif change == "reload":
+                rsc.reload_on.add(node.uname)
         if not node.online and not node.maintenance and rsc.managed:
             fence_node(cluster, node, f"{rsc.id} is thought to be active there")
     if node.unclean:  # fencing the node ends the failure
