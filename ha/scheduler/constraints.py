@@ -7,6 +7,7 @@ applies to that node.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from lxml import etree
@@ -118,23 +119,47 @@ def _rule_score(rule: etree._Element, node: Node) -> int:
     return parse_score(rule.get("score"))
 
 
+def _location_targets(el: etree._Element, cluster: Cluster) -> list[tuple[str, str | None]]:
+    """What an rsc_location constrains, with the role: its ``rsc``, every top-level
+    resource whose id ``rsc-pattern`` (a regular expression) matches, or the
+    resources of its sets (a set's role, else the constraint's)."""
+    rid = el.get("rsc")
+    if rid is not None:
+        return [(rid, el.get("role"))]
+    pattern = el.get("rsc-pattern")
+    if pattern is not None:
+        try:
+            regex = re.compile(pattern)
+        except re.error:
+            return []
+        top = [r.id for r in cluster.resources if r.group is None and r.clone is None]
+        top += [g for g, ms in cluster.groups.items()
+                if not any((m := cluster.resource(x)) and m.clone for x in ms)]
+        top += list(cluster.clones)
+        return [(t, el.get("role")) for t in top if regex.search(t)]
+    return [(ref.get("id", ""), rset.get("role") or el.get("role"))
+            for rset in el.iterfind("resource_set") for ref in rset.iterfind("resource_ref")]
+
+
 def unpack_locations(root: etree._Element, cluster: Cluster) -> None:
     for el in root.findall("configuration/constraints/rsc_location"):
-        rid = el.get("rsc")
-        if rid is None or not _known(cluster, rid):
+        for rid, role in _location_targets(el, cluster):
+            if _known(cluster, rid):
+                _locate(cluster, el, rid, role)
+
+
+def _locate(cluster: Cluster, el: etree._Element, rid: str, role: str | None) -> None:
+    # a group is placed by its first member; the rest follow it
+    members = cluster.members(rid)[:1] if rid in cluster.groups else cluster.members(rid)
+    for member in members:
+        if el.get("node") is not None:
+            _location(cluster, role, member, el.get("node", ""), parse_score(el.get("score")))
             continue
-        # a group is placed by its first member; the rest follow it
-        members = cluster.members(rid)[:1] if rid in cluster.groups else cluster.members(rid)
-        for member in members:
-            if el.get("node") is not None:
-                _location(cluster, el.get("role"), member, el.get("node", ""),
-                          parse_score(el.get("score")))
-                continue
-            for rule in el.findall("rule"):
-                for node in cluster.nodes:
-                    if rule_matches(rule, node, cluster.now):
-                        _location(cluster, rule.get("role"), member, node.uname,
-                                  _rule_score(rule, node), rule=True)
+        for rule in el.findall("rule"):
+            for node in cluster.nodes:
+                if rule_matches(rule, node, cluster.now):
+                    _location(cluster, rule.get("role"), member, node.uname,
+                              _rule_score(rule, node), rule=True)
 
 
 def _location(cluster: Cluster, role_text: str | None, rid: str, uname: str,
@@ -151,8 +176,17 @@ def _location(cluster: Cluster, role_text: str | None, rid: str, uname: str,
 
 
 def _set_members(cluster: Cluster, rset: etree._Element) -> list[str]:
-    return [r.get("id", "") for r in rset.iterfind("resource_ref")
-            if _known(cluster, r.get("id", ""))]
+    """A set's resources in order; a template or tag stands for its resources, in
+    their place."""
+    out: list[str] = []
+    for ref in rset.iterfind("resource_ref"):
+        rid = ref.get("id", "")
+        if rid in cluster.templates and not (rid in cluster.groups or rid in cluster.clones
+                                             or cluster.resource(rid)):
+            out += cluster.templates[rid]
+        elif _known(cluster, rid):
+            out.append(rid)
+    return out
 
 
 def _sequential(rset: etree._Element) -> bool:
@@ -160,17 +194,47 @@ def _sequential(rset: etree._Element) -> bool:
 
 
 def colocation_sets(el: etree._Element, cluster: Cluster) -> None:
-    """Within a sequential colocation set each member is placed with the one before
-    it (like a group)."""
+    """Colocation sets, as Pacemaker reads them: within a sequential set each member
+    is placed with the one before it (a negative score keeps each away from every
+    one before it); between consecutive sets, the first member of a set (every
+    member, when it is not sequential) is placed with the last member of the next
+    set (every member, when that one is not sequential)."""
+    cid = el.get("id", "")
     score = parse_score(el.get("score"))
-    for rset in el.iterfind("resource_set"):
-        if not _sequential(rset) or rset.get("role"):
+    sets = [(rset, _set_members(cluster, rset)) for rset in el.iterfind("resource_set")]
+    for rset, members in sets:
+        local = parse_score(rset.get("score"), score)
+        role = _set_role(rset)
+        if local == 0 or not _sequential(rset):
             continue
-        members = _set_members(cluster, rset)
-        for before, after in zip(members, members[1:], strict=False):
-            for d in cluster.members(after)[:1]:
-                cluster.colocations.append(Colocation(el.get("id", ""), d,
-                                                      cluster.members(before)[0], score))
+        for i, dep in enumerate(members):
+            withs = members[:i] if local < 0 else members[i - 1:i]
+            for prim in withs:
+                _colocate(cluster, cid, dep, prim, local, role, role)
+    if score == 0:
+        return
+    for (s1, m1), (s2, m2) in zip(sets, sets[1:], strict=False):
+        deps = m1[:1] if _sequential(s1) else m1
+        prims = m2[-1:] if _sequential(s2) else m2
+        for dep in deps:
+            for prim in prims:
+                _colocate(cluster, cid, dep, prim, score, _set_role(s1), _set_role(s2))
+
+
+def _set_role(rset: etree._Element) -> str | None:
+    role = canonical_role(rset.get("role"))
+    return None if role in (None, "Started") else role
+
+
+def _colocate(cluster: Cluster, cid: str, dep: str, prim: str, score: int,
+              dep_role: str | None = None, prim_role: str | None = None) -> None:
+    """``dep`` placed with ``prim``: a group by its first member, a clone (or a
+    template's resources) by each instance, with a clone as a whole."""
+    primary = prim if prim in cluster.clones else cluster.members(prim)[0]
+    several = dep in cluster.clones or dep in cluster.templates
+    dependents = cluster.members(dep) if several else cluster.members(dep)[:1]
+    for d in dependents:
+        cluster.colocations.append(Colocation(cid, d, primary, score, dep_role, prim_role))
 
 
 def order_sets(el: etree._Element, cluster: Cluster) -> None:
@@ -225,13 +289,8 @@ def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
         dep_role, prim_role = (None if r == "Started" else r for r in roles)
         if not _known(cluster, dep) or not _known(cluster, prim):
             continue
-        score = parse_score(el.get("score"))
-        primary = prim if prim in cluster.clones else cluster.members(prim)[0]
-        several = dep in cluster.clones or dep in cluster.templates
-        dependents = cluster.members(dep) if several else cluster.members(dep)[:1]
-        for d in dependents:
-            cluster.colocations.append(Colocation(el.get("id", ""), d, primary, score,
-                                                  dep_role, prim_role))
+        _colocate(cluster, el.get("id", ""), dep, prim, parse_score(el.get("score")),
+                  dep_role, prim_role)
 
 
 def _order_kind(el: etree._Element) -> str:

@@ -1,0 +1,54 @@
+"""Resource sets, tags and templates in location and colocation constraints.
+
+Every expected value here was checked with Pacemaker 2.1.5's ``crm_simulate -x FILE -S``.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+from test_scheduler_cibs import cib, node_state, prim
+
+from ha.scheduler import schedule
+
+NODES = node_state("node1", "1") + node_state("node2", "2")
+
+
+def starts(root: etree._Element) -> dict[str, str]:
+    return {c.resource: c.details for c in schedule(root).changes if c.verb == "Start"}
+
+
+def test_a_location_applies_to_each_resource_of_its_set_and_tags() -> None:
+    tags = "<tags><tag id=\"t\"><obj_ref id=\"B\"/></tag></tags>"
+    loc = ('<rsc_location id="l" node="node2" score="100"><resource_set id="s">'
+           '<resource_ref id="A"/><resource_ref id="t"/></resource_set></rsc_location>')
+    root = cib(["node1", "node2"], prim("A") + prim("B") + prim("C"), loc, NODES)
+    root.find("configuration").append(etree.fromstring(tags))
+    assert starts(root) == {"A": "node2", "B": "node2", "C": "node1"}
+
+
+def test_a_location_rsc_pattern_matches_resource_ids() -> None:
+    loc = '<rsc_location id="l" rsc-pattern="^web" node="node2" score="100"/>'
+    root = cib(["node1", "node2"], prim("web1") + prim("web2") + prim("db"), loc, NODES)
+    assert starts(root) == {"web1": "node2", "web2": "node2", "db": "node1"}
+
+
+def test_a_set_is_placed_with_the_last_member_of_the_next_set() -> None:
+    # C (first of the first set) goes with B (last of the second), placed by its location
+    coloc = ('<rsc_colocation id="c" score="INFINITY">'
+             '<resource_set id="s1"><resource_ref id="C"/></resource_set>'
+             '<resource_set id="s2"><resource_ref id="A"/><resource_ref id="B"/>'
+             '</resource_set></rsc_colocation>'
+             '<rsc_location id="l" rsc="B" node="node2" score="100"/>')
+    root = cib(["node1", "node2"], prim("A") + prim("B") + prim("C"), coloc, NODES)
+    assert starts(root) == {"A": "node2", "B": "node2", "C": "node2"}
+
+
+def test_a_template_in_a_set_stands_for_its_resources() -> None:
+    resources = ('<template id="T" class="ocf" provider="pacemaker" type="Dummy"/>'
+                 '<primitive id="t1" template="T"/><primitive id="t2" template="T"/>'
+                 + prim("A"))
+    coloc = ('<rsc_colocation id="c" score="INFINITY"><resource_set id="s">'
+             '<resource_ref id="A"/><resource_ref id="T"/></resource_set></rsc_colocation>'
+             '<rsc_location id="l" rsc="A" node="node2" score="100"/>')
+    root = cib(["node1", "node2"], resources, coloc, NODES)
+    assert starts(root) == {"A": "node2", "t1": "node2", "t2": "node2"}
