@@ -21,6 +21,7 @@ from ha.scheduler.migration import block_migrations, mark_migrations
 from ha.scheduler.model import Cluster, Transition
 from ha.scheduler.nodestate import fence_lines
 from ha.scheduler.ordering import apply_mandatory_orders
+from ha.scheduler.promotion import block_promotions
 from ha.scheduler.unpack import unpack
 
 __all__ = ["Cluster", "Transition", "schedule"]
@@ -48,6 +49,7 @@ def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transitio
     order = Assigner(cluster).order()
     mark_migrations(cluster)
     apply_mandatory_orders(cluster)
+    block_promotions(cluster)
     block_migrations(cluster)
     graph = create_actions(cluster, order)
     apply_orderings(cluster, graph)

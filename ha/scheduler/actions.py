@@ -84,6 +84,9 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
         if not dest:
             return []
         verb = "Promote" if next_role(rsc) == "Promoted" else "Start"
+        if verb == "Promote" and rsc.promote_blocked is not None:
+            return [Change(verb, rsc.id, _details(rsc, None, dest),
+                           f"{rsc.promote_blocked} (blocked)")]
         return [Change(verb, rsc.id, _details(rsc, None, dest),
                        BLOCKED if probe_blocked(rsc, sit) else "")]
     if dest is None:
@@ -122,7 +125,8 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
         if role == "Promoted":
             return [Change("Demote", rsc.id, _details(rsc, origin, dest))]
         if target == "Promoted":
-            return [Change("Promote", rsc.id, _details(rsc, origin, dest))]
+            why = f"{rsc.promote_blocked} (blocked)" if rsc.promote_blocked else ""
+            return [Change("Promote", rsc.id, _details(rsc, origin, dest), why)]
         return []
     if rsc.migrating:
         return [Change("Migrate", rsc.id, _details(rsc, origin, dest))]

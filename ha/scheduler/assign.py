@@ -76,6 +76,8 @@ class Assigner:
         self.done: set[str] = set()
         self.scores: dict[str, dict[str, int]] = {}
         self._combined: dict[str, dict[str, int]] = {}
+        #: instance -> (scores before, after) each Promoted-role colocation
+        self.role_reverts: dict[str, list[tuple[dict[str, int], dict[str, int]]]] = {}
         self.capacity = Capacity(cluster)
 
     def order(self) -> list[Resource]:
@@ -108,7 +110,11 @@ class Assigner:
         weights = dict(rsc.allowed)
         for c in cl.colocations:
             if c.dependent == rsc.id and not self._in_progress(c.primary):
+                before = weights
                 weights = self._apply_colocation(rsc, weights, c)
+                if c.dependent_role == "Promoted" and weights is not before:
+                    # undone if it leaves no node (judged when it is placed)
+                    self.role_reverts.setdefault(rsc.id, []).append((before, weights))
         weights = self._merge_dependents(rsc, weights, {rsc.id})
         if rsc.stopping or rsc.fatal:
             weights = {u: -INFINITY for u in weights}
@@ -217,12 +223,24 @@ class Assigner:
                 continue
             capped = {u: (-INFINITY if per_node.get(u, 0) >= clone.node_max else score)
                       for u, score in weights[rsc.id].items()}
+            if not _usable(self.cluster, capped):
+                capped = self._revert_roles(rsc, capped, per_node, clone.node_max)
             self._place(rsc, capped)
             if rsc.assigned is not None:
                 per_node[rsc.assigned] = per_node.get(rsc.assigned, 0) + 1
         if clone.promotable:
             RoleChooser(self.cluster, clone, self.placed_role, self.scores,
                         self.clone_weights(instances)).choose()
+
+    def _revert_roles(self, rsc: Resource, capped: dict[str, int], per_node: dict[str, int],
+                      node_max: int) -> dict[str, int]:
+        """Undo what colocations of the Promoted role took away, as no node is left."""
+        out = dict(capped)
+        for before, after in self.role_reverts.get(rsc.id, []):
+            for u, score in before.items():
+                if after.get(u) != score and per_node.get(u, 0) < node_max:
+                    out[u] = score
+        return out
 
     def clone_weights(self, instances: list[Resource]) -> dict[str, int]:
         """A clone's own node scores: its location constraints, plus the positive

@@ -129,6 +129,9 @@ class Resource:
     #: the promotion priority of a promotable clone's instance (its promotion score
     #: plus role-specific constraints); negative: it may not be promoted
     promotion: int = 0
+    #: why its promotion cannot run ("colocation with X": X, which its Promoted role
+    #: must be with, cannot start)
+    promote_blocked: str | None = None
     #: node uname -> True when it failed there
     failed: dict[str, bool] = field(default_factory=dict)
     #: nodes whose operation history for this resource is known (probed or run)

@@ -254,3 +254,18 @@ class RoleChooser:
             return priority
         sign = -1 if c.dependent_role == "Unpromoted" else 1
         return add_scores(priority, sign * c.score)
+
+
+def block_promotions(cluster: Cluster) -> None:
+    """A Promoted role mandatorily colocated with something whose start cannot run
+    (every instance's, for a clone) cannot be reached: its promotion is blocked."""
+    for c in cluster.colocations:
+        if c.score < INFINITY or c.dependent_role != "Promoted":
+            continue
+        dep = cluster.resource(c.dependent)
+        if dep is None or dep.next_role != "Promoted" or "Promoted" in dep.running.values():
+            continue
+        primaries = [r for m in cluster.members(c.primary) if (r := cluster.resource(m))]
+        if primaries and all(r.unrunnable is not None and r.assigned not in r.running
+                             for r in primaries):
+            dep.promote_blocked = f"colocation with {primaries[0].id}"

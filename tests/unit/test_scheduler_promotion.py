@@ -104,3 +104,30 @@ def test_colocated_scores_keep_a_positive_node_usable_when_nonnegative() -> None
     out = add_colocated_scores(cluster, theirs.__getitem__, "B", {"node1": 75, "node2": 0},
                                0.001, False, True)
     assert out == {"node1": 76, "node2": 1}  # a small factor is never rounded away
+
+
+def test_promoted_role_kept_apart_still_runs_unpromoted_where_no_other_node_is_left() -> None:
+    # ms2 promoted on node1 (score), ms (promoted) may never be with it: S:1 still
+    # starts on node1, only its promotion is kept away from there
+    ms2 = ('<clone id="ms2"><meta_attributes id="ms2-m"><nvpair id="ms2-p" name="promotable"'
+           ' value="true"/></meta_attributes>' + prim("T") + '</clone>')
+    coloc = ('<rsc_colocation id="c" rsc="ms" rsc-role="Master" with-rsc="ms2"'
+             ' with-rsc-role="Master" score="-INFINITY"/>')
+    root = transient_cib("", "", score(5) + nv("master-T", "10"), score(10), ms2, coloc)
+    assert summary(root) == [("Promote", "S:0", "Stopped -> Promoted node2", ""),
+                             ("Start", "S:1", "node1", ""),
+                             ("Promote", "T:0", "Stopped -> Promoted node1", ""),
+                             ("Start", "T:1", "node2", "")]
+
+
+def test_a_promotion_colocated_with_an_unstartable_resource_is_blocked() -> None:
+    coloc = ('<rsc_colocation id="c" rsc="ms" rsc-role="Master" with-rsc="IP"'
+             ' with-rsc-role="Started" score="INFINITY"/>'
+             '<rsc_order id="o-x-ip" first="X" then="IP"/>'
+             '<rsc_location id="l" rsc="X" node="node1" score="-INFINITY"/>'
+             '<rsc_location id="l2" rsc="X" node="node2" score="-INFINITY"/>')
+    root = transient_cib("", "", score(5), score(10), prim("IP") + prim("X"), coloc)
+    assert summary(root) == [
+        ("Start", "S:0", "node2", ""),
+        ("Promote", "S:1", "Stopped -> Promoted node1", "colocation with IP (blocked)"),
+        ("Start", "IP", "node1", "unrunnable X start (blocked)")]
