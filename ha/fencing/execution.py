@@ -6,7 +6,9 @@ operation out. Stages:
 1. prepare — each candidate device's agent metadata (``action=metadata``, cached per
    agent) and whether it can fence the target, per ``pcmk_host_check``: the static
    list or map, the agent's ``list`` output (cached for a minute, as Pacemaker
-   refreshes it), its ``status`` for the target (0 on or 2 off: it can), or none;
+   refreshes it; when ``list`` fails, the device is asked ``status`` instead, as
+   Pacemaker disables its port-list queries), its ``status`` for the target (0 on or
+   2 off: it can), or none;
 2. plan — the target's topology levels in index order, or each capable device as a
    level of its own (priority, then id); the total timer (see ``ha.fencing.plan``);
 3. run — the devices of the current level one after another, each after its fencing
@@ -78,6 +80,7 @@ class Executing:
     devices: dict[str, FenceDevice]
     metadata: dict[str, AgentMetadata | None]
     dynamic: dict[str, tuple[float, list[str]]]
+    list_disabled: set[str]
     calls: dict[int, str]
     execs: dict[str, Execution]
     rng: Rng
@@ -126,6 +129,8 @@ class Executing:
                 ex.capable[dev_id] = False
                 continue
             check = dev.host_check_for(md.supports("list"), md.supports("status"))
+            if check == "dynamic-list" and dev_id in self.list_disabled:
+                check = "status"   # its list failed: Pacemaker asks status instead
             target = ex.op.target
             if check == "none":
                 ex.capable[dev_id] = True
@@ -135,8 +140,7 @@ class Executing:
                     and now - self.dynamic[dev_id][0] < DYNAMIC_LIST_TTL_S:
                 listed = self.dynamic[dev_id][1]
                 ex.capable[dev_id] = target in listed or dev.host_value(target) in listed
-            elif (check, dev_id) not in pending:
-                kind = "list" if check == "dynamic-list" else "status"
+            elif (kind := "list" if check == "dynamic-list" else "status", dev_id) not in pending:
                 pending.add((kind, dev_id))
                 out.append(self._query(ex, kind, dev_id, dev, None if kind == "list" else target))
         if ex.queries:
@@ -219,7 +223,7 @@ class Executing:
             if ev.rc == 0 and not ev.timed_out:
                 self.dynamic[key] = (ev.now, parse_list_output(ev.stdout))
             else:
-                ex.capable[key] = False
+                self.list_disabled.add(key)
         else:
             ex.capable[key] = judge("status", ev.rc, ev.timed_out)[0]
         return self._prepare(ex, ev.now)

@@ -85,6 +85,7 @@ class Fencer(Executing):
         self.config_problems: list[str] = []
         self.metadata: dict[str, AgentMetadata | None] = {}
         self.dynamic: dict[str, tuple[float, list[str]]] = {}
+        self.list_disabled: set[str] = set()
         self.members: tuple[int, ...] = ()
         self.executors: dict[str, int] = {}
         self.execs: dict[str, Execution] = {}
@@ -126,6 +127,7 @@ class Fencer(Executing):
         self.stonith_timeout_s = stonith_timeout_s(ev.cib)
         self.no_quorum_policy = cluster_options(ev.cib).get("no-quorum-policy", "stop")
         self.dynamic.clear()
+        self.list_disabled.clear()
         problems = dev_problems + lvl_problems
         new = [p for p in problems if p not in self.config_problems]
         self.config_problems = problems

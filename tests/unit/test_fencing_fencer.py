@@ -312,6 +312,31 @@ def test_dynamic_list_and_status_host_checks() -> None:
     assert w.replies[ok]["ok"] and w.replies[ok]["op"]["devices"] == ["dyn"]
     assert w.replies[nobody]["exit"] == 105
     assert ("list", None) in {(r.action, r.target) for _, r in w.runs}
+    lists = len([r for _, r in w.runs if r.action == "list"])
+    again = w.request(1, "n2", "off")          # carried out by n1 again
+    w.settle()
+    assert w.replies[again]["ok"]
+    assert len([r for _, r in w.runs if r.action == "list"]) == lists     # the cached list
+
+
+def test_failed_list_falls_back_to_status() -> None:
+    def agent(r: ev.RunAgent) -> tuple[int, str]:
+        if r.action == "metadata":
+            return 0, METADATA
+        if r.action == "list":
+            return 1, ""
+        if r.action == "status":
+            return (0, "") if r.target == "n2" else (1, "")
+        return 0, ""
+
+    w = World(3, cib(prim("dyn")), agent=agent)
+    ok = w.request(1, "n2", "off")
+    w.settle()
+    no = w.request(1, "n3", "off")
+    w.settle()
+    assert w.replies[ok]["ok"] and w.replies[no]["exit"] == 105
+    assert [(r.action, r.target) for _, r in w.runs] == [
+        ("list", None), ("status", "n2"), ("off", "n2"), ("status", "n3")]
 
 
 def test_bad_request_refused() -> None:
