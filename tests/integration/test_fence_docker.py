@@ -23,6 +23,7 @@ import pytest
 
 from ha.runtime.fence_runner import FenceResult, run_fence_agent_sync
 from harness.docker_tls import DockerTLSFrontend, make_pki
+from harness.fencer_host import FencerHost, device_cib
 from harness.sleeper_image import ImageUnavailable, sleeper_image
 
 pytestmark = [
@@ -130,8 +131,6 @@ def test_fencer_maps_the_node_to_its_container(frontend: DockerTLSFrontend,
                                                container: str) -> None:
     """Through the fencer core: a fence_docker device in a CIB whose pcmk_host_map names
     the container for node ``node1``; the agent gets the container as plug."""
-    pytest.importorskip("ha.fencing.fencer", reason="the fencer core is not in this checkout")
-    from harness.fencer_host import FencerHost, device_cib
     host = FencerHost(device_cib({"fence-docker": ("fence_docker", {
         **frontend.fence_params(), "pcmk_host_map": f"node1:{container}",
         "pcmk_host_check": "static-list"})}))

@@ -15,16 +15,13 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from ha.runtime.fence_runner import FenceResult, run_fence_agent_sync
 from harness.bmc import ContainerNode, ProcessNode, VirtualBMC
+from harness.fencer_host import FencerHost
 from harness.sleeper_image import ImageUnavailable, sleeper_image
-
-if TYPE_CHECKING:
-    from harness.fencer_host import FencerHost
 
 _missing = [p for p in ("ipmi_sim", "ipmitool") if shutil.which(p) is None]
 if not os.access("/usr/sbin/fence_ipmilan", os.X_OK) and shutil.which("fence_ipmilan") is None:
@@ -198,9 +195,7 @@ def test_bmc_powers_a_container_off_on_and_reboots_it(
 
 @pytest.fixture
 def fencer_host(bmc: VirtualBMC) -> Iterator[FencerHost]:
-    pytest.importorskip("ha.fencing.fencer", reason="the fencer core is not in this checkout")
-    from harness.fencer_host import FencerHost as Host
-    host = Host.for_device(NODE, "fence_ipmilan", bmc.fence_params())
+    host = FencerHost.for_device(NODE, "fence_ipmilan", bmc.fence_params())
     yield host
     host.close()
 
@@ -236,9 +231,7 @@ def test_fencer_does_not_claim_a_node_outside_pcmk_host_list(
 
 
 def test_fencer_reports_a_device_that_refuses_the_login(bmc: VirtualBMC) -> None:
-    pytest.importorskip("ha.fencing.fencer", reason="the fencer core is not in this checkout")
-    from harness.fencer_host import FencerHost as Host
-    host = Host.for_device(NODE, "fence_ipmilan",
+    host = FencerHost.for_device(NODE, "fence_ipmilan",
                                  {**bmc.fence_params(), "password": "wrong"})
     try:
         pid = bmc.node_pid()

@@ -17,6 +17,7 @@ import pytest
 
 from ha.runtime.fence_runner import FenceResult, run_fence_agent_sync
 from harness import virsh_lab
+from harness.fencer_host import FencerHost, device_cib
 from harness.virsh_lab import VirshLab
 
 _missing = virsh_lab.missing()
@@ -100,8 +101,6 @@ def test_a_key_the_host_does_not_accept_fails(lab: VirshLab, dom: str, tmp_path:
 def test_fencer_reboots_a_domain_named_by_pcmk_host_map(lab: VirshLab, dom: str) -> None:
     """Through the fencer core: one fence_virsh device for both domains, nodes mapped to
     domains by pcmk_host_map; a reboot of node1 restarts only its domain."""
-    pytest.importorskip("ha.fencing.fencer", reason="the fencer core is not in this checkout")
-    from harness.fencer_host import FencerHost, device_cib
     other = lab.domains[1]
     host = FencerHost(device_cib({"fence-virsh": ("fence_virsh", {
         **lab.fence_params(), "pcmk_host_map": f"node1:{dom};node2:{other}"})}))
