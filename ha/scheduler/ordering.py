@@ -53,10 +53,15 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
     while changed:
         changed = False
         for o in cluster.orderings:
-            if o.kind != "Mandatory" or (o.first_action, o.then_action) != ("start", "start"):
+            if o.kind not in ("Mandatory", "Optional") \
+                    or (o.first_action, o.then_action) != ("start", "start"):
                 continue
             firsts = [r for m in cluster.members(o.first) if (r := cluster.resource(m))]
             thens = [r for m in cluster.members(o.then) if (r := cluster.resource(m))]
+            if o.kind == "Optional":
+                # restart-type=restart (deprecated) on then: an optional ordering
+                # still restarts it when first starts, but never blocks it
+                thens = [t for t in thens if t.meta.get("restart-type") == "restart"]
             if not firsts:
                 continue
             runnable = any(_can_start(f) for f in firsts)
@@ -69,6 +74,8 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                 if not then.managed or then.blocked:
                     continue
                 if not runnable:
+                    if o.kind == "Optional":
+                        continue
                     if then.running and not o.symmetrical:
                         continue  # only the start is ordered: what runs keeps running
                     if then.assigned is None and then.running:
@@ -76,8 +83,8 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                     if then.unrunnable is None:
                         stays = (then.assigned is not None and not then.migrating
                                  and not starts(then))
-                        required = stays and not o.any_of and any(_start_required(f, bool(o.first_label))
-                                                 for f in firsts)
+                        required = stays and not o.any_of and any(
+                            _start_required(f, bool(o.first_label)) for f in firsts)
                         then.unrunnable = o.first_event
                         then.unrunnable_verb = "required" if required else "unrunnable"
                         changed = True

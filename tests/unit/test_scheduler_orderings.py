@@ -73,3 +73,14 @@ def test_after_a_require_all_false_set_one_member_is_enough() -> None:
                                                          ' value="Stopped"/>') + prim("C"),
                sets, node_state("node1", "1"))
     assert summary(none) == [("Start", "C", "node1", "unrunnable one-or-more:s1 (blocked)")]
+
+
+def test_restart_type_restart_makes_an_optional_ordering_restart_then() -> None:
+    restart = '<nvpair id="b-rt" name="restart-type" value="restart"/>'
+    root = cib(["node1", "node2"], prim("A") + prim("B", restart),
+               '<rsc_location id="l" rsc="A" node="node2" score="100"/>'
+               '<rsc_location id="l2" rsc="B" node="node1" score="100"/>'
+               '<rsc_order id="ord" first="A" then="B" kind="Optional"/>',
+               running("A", "B") + node_state("node2", "2"))
+    assert summary(root) == [("Move", "A", "node1 -> node2", ""),
+                             ("Restart", "B", "node1", "required A start")]
