@@ -100,8 +100,12 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
         return [Change("Stop", rsc.id, _details(rsc, current[0], None),
                        f"unrunnable {waits_for} stop (blocked)")]
     if len(current) > 1:  # multiple-active: stopped everywhere, started on dest
-        verb = "Restart" if dest == current[0] else "Move"
-        return [Change(verb, rsc.id, _details(rsc, current[0], dest))]
+        failed = any(rsc.failed.get(c) and c not in rsc.failure_ignored for c in current)
+        verb = "Recover" if failed else "Restart" if dest == current[0] else "Move"
+        # a recovery is listed by its stop; with stop_unexpected, stops elsewhere say why
+        why = ("being multiply active" if verb == "Recover"
+               and rsc.meta.get("multiple-active") == "stop_unexpected" else "")
+        return [Change(verb, rsc.id, _details(rsc, current[0], dest), why)]
     origin = current[0]
     failed = rsc.failed.get(origin, False) and origin not in rsc.failure_ignored
     if failed and rsc.on_fail.get(origin) == "demote":  # demoted, not recovered

@@ -25,6 +25,7 @@ from ha.scheduler.model import Resource
 
 OCF_OK, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED = 0, 7, 8
 OCF_NOT_INSTALLED, OCF_NOT_CONFIGURED = 5, 6
+OCF_DEGRADED, OCF_DEGRADED_PROMOTED = 190, 191
 HARD_RCS = {2, 3, 4, 5}
 STATUS_DONE, STATUS_PENDING, STATUS_CANCELLED, STATUS_ERROR = "0", "-1", "1", "4"
 STATUS_NOT_INSTALLED = "7"
@@ -59,7 +60,10 @@ def result(op: etree._Element) -> tuple[int, str]:
         status = status if status is not None else magic[0]
         rc_text = rc_text if rc_text is not None else magic[1]
     status = status or STATUS_DONE
-    return _int(rc_text), STATUS_DONE if status == STATUS_ERROR else status
+    rc = _int(rc_text)
+    if op.get("operation") == "monitor":  # degraded is still running
+        rc = {OCF_DEGRADED: OCF_OK, OCF_DEGRADED_PROMOTED: OCF_RUNNING_PROMOTED}.get(rc, rc)
+    return rc, STATUS_DONE if status == STATUS_ERROR else status
 
 
 def on_fail(rsc: Resource, task: str, interval_ms: int, stonith: bool) -> str:
@@ -127,18 +131,21 @@ class History:
     def failure(self, task: str, interval: int, rc: int, status: str) -> None:
         rsc = self.rsc
         not_installed = rc == OCF_NOT_INSTALLED or status == STATUS_NOT_INSTALLED
+        probe = task == "monitor" and interval == 0
+        policy = on_fail(rsc, task, interval, self.stonith)
+        if policy == "ignore" and not (probe and not_installed):
+            if status != STATUS_NOT_INSTALLED:  # as if it had succeeded
+                self.role = (self.role or "Started") if task == "monitor" \
+                    else _success_role(task, OCF_OK, self.role)
+                return
+            policy = "restart"  # a missing agent cannot be ignored: recovered elsewhere
         if rc == OCF_NOT_CONFIGURED and status == STATUS_DONE:
             rsc.fatal = True
         elif (rc in HARD_RCS and status == STATUS_DONE and not (rc == 3 and interval)) \
                 or not_installed:  # an unimplemented recurring action is a soft failure
             rsc.banned.add(self.uname)
-        if task == "monitor" and interval == 0 and not_installed:
+        if probe and not_installed:
             self.role = None
-            return
-        policy = on_fail(rsc, task, interval, self.stonith)
-        if policy == "ignore":  # as if it had succeeded
-            self.role = (self.role or "Started") if task == "monitor" \
-                else _success_role(task, OCF_OK, self.role)
             return
         self.failed = True
         if task == "promote":

@@ -1,0 +1,55 @@
+"""on-fail policies and results that are not failures, and multiply active resources.
+
+Every expected summary here was checked with Pacemaker 2.1.5's ``crm_simulate -x FILE -R``.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+from test_scheduler_cibs import cib, history, op, prim, two_nodes
+
+from ha.scheduler import schedule
+
+
+def summary(root: etree._Element) -> list[tuple[str, str, str, str]]:
+    return [(c.verb, c.resource, c.details, c.reason) for c in schedule(root).changes]
+
+
+def with_monitor(rid: str, on_fail: str) -> str:
+    return prim(rid).replace("</primitive>", f'<operations><op id="{rid}-mon" name="monitor"'
+                             f' interval="10s" on-fail="{on_fail}"/></operations></primitive>')
+
+
+def test_an_ignored_hard_error_neither_bans_nor_recovers() -> None:
+    lrm = history("A", op("A", "start"), op("A", "monitor", rc=5, call=3, interval=10000))
+    root = cib(["node1", "node2"], with_monitor("A", "ignore"), status=two_nodes(lrm))
+    assert summary(root) == []
+
+
+def test_an_ignored_missing_agent_is_still_recovered_elsewhere() -> None:
+    failed = op("A", "monitor", rc=5, call=3, interval=10000).replace(
+        'op-status="0"', 'op-status="7"')
+    lrm = history("A", op("A", "start"), failed)
+    root = cib(["node1", "node2"], with_monitor("A", "ignore"), status=two_nodes(lrm))
+    assert summary(root) == [("Recover", "A", "node1 -> node2", "")]
+
+
+def test_a_degraded_monitor_is_running() -> None:
+    lrm = history("A", op("A", "start"), op("A", "monitor", rc=190, call=3, interval=10000))
+    root = cib(["node1", "node2"], with_monitor("A", "restart"), status=two_nodes(lrm))
+    assert summary(root) == []
+
+
+def test_multiply_active_with_a_failure_is_recovered() -> None:
+    status = two_nodes(history("A", op("A", "start")),
+                       history("A", op("A", "start", rc=1)))
+    root = cib(["node1", "node2"], prim("A"), status=status)
+    assert summary(root) == [("Recover", "A", "node1", "")]
+
+
+def test_stop_unexpected_says_it_was_multiply_active() -> None:
+    meta = '<nvpair id="ma" name="multiple-active" value="stop_unexpected"/>'
+    status = two_nodes(history("A", op("A", "start")),
+                       history("A", op("A", "start", rc=1)))
+    root = cib(["node1", "node2"], prim("A", meta), status=status)
+    assert summary(root) == [("Recover", "A", "node1", "being multiply active")]
