@@ -20,7 +20,8 @@ Rules kept (Pacemaker's, for primitives):
 from __future__ import annotations
 
 from ha.scheduler.model import INFINITY, Cluster, Colocation, Resource, add_scores
-from ha.scheduler.promotion import RoleChooser, add_promotion_scores
+from ha.scheduler.promotion import RoleChooser
+from ha.scheduler.promotion_scores import add_promotion_scores
 from ha.scheduler.utilization import Capacity, unit_order
 
 

@@ -2,14 +2,8 @@
 
 Pacemaker's rules, as kept here:
 
-- an instance's *promotion score* on a node is the node attribute ``master-NAME``
-  that the agent sets (``crm_master`` / ``crm_attribute --promotion``), NAME being
-  the id its history uses (an anonymous clone's primitive id, without ``:N``); it
-  counts on a node where this instance is active, where no instance is active but
-  the resource was probed, on every node while the resource is known nowhere, and
-  otherwise only where this instance's state is known, and only where allowed;
-- before instances are placed, a positive promotion score is added to the
-  instance's preference for the node;
+- an instance's *promotion score* (``promotion_scores``) is added, when positive, to
+  its preference for the node before instances are placed;
 - once placed, an instance's priority is its promotion score on its node (-1
   without one: it is promoted only if a constraint says so), -INFINITY when it may
   not be promoted (target-role Unpromoted, or stopped); location constraints for
@@ -20,92 +14,27 @@ Pacemaker's rules, as kept here:
   instances are promoted in that order (ties: the one promoted now, the higher
   priority, the active one, the lower instance number) until ``promoted-max``, at
   most ``promoted-node-max`` per node, only with a priority of 0 or more, on a node
-  that can run resources; an instance the cluster may not touch stays promoted.
+  that can run resources; an instance the cluster may not touch stays promoted; a
+  cloned group's members take the role chosen for their instance.
 """
 
 from __future__ import annotations
 
 from ha.scheduler.colocated import add_colocated_scores
-from ha.scheduler.model import (
-    INFINITY,
-    Clone,
-    Cluster,
-    Colocation,
-    Resource,
-    add_scores,
-    parse_score,
-)
+from ha.scheduler.model import INFINITY, Clone, Cluster, Colocation, Resource, add_scores
+from ha.scheduler.promotion_scores import promotable_instances, promotion_score, unit
 
 
-def promotable_instances(cluster: Cluster, clone: Clone) -> list[Resource]:
-    return [r for i in clone.instances if (r := cluster.resource(i))]
+def _roles(members: list[Resource]) -> list[str]:
+    """The roles an instance (all its members) has now."""
+    return [role for m in members for role in m.running.values()]
 
 
-def mark_unpromoted(cluster: Cluster) -> None:
-    """A promotable clone's instance that runs but is not promoted is Unpromoted."""
-    for clone in cluster.clones.values():
-        if not clone.promotable:
-            continue
-        for rsc in promotable_instances(cluster, clone):
-            for uname, role in rsc.running.items():
-                if role == "Started":
-                    rsc.running[uname] = "Unpromoted"
-
-
-def _score_applies(cluster: Cluster, clone: Clone, rsc: Resource, uname: str,
-                   allowed: dict[str, int]) -> bool:
-    if allowed.get(uname, -INFINITY) < 0:
-        return False
-    siblings = promotable_instances(cluster, clone)
-    if not clone.unique:
-        active = next((r for r in siblings if uname in r.running), None)
-        if active is rsc:
-            return True
-        if active is None and any(uname in r.known_on for r in siblings):
-            return True
-    if not rsc.running and not rsc.known_on:
-        return True
-    return uname in rsc.known_on or uname in rsc.running
-
-
-def promotion_score(cluster: Cluster, clone: Clone, rsc: Resource, uname: str,
-                    allowed: dict[str, int]) -> int | None:
-    """The ``master-NAME`` attribute for ``rsc`` on node ``uname``; None when unset."""
-    node = cluster.node(uname)
-    if node is None or not _score_applies(cluster, clone, rsc, uname, allowed):
-        return None
-    value = node.attrs.get(f"master-{rsc.clone_name or rsc.history_id or rsc.id}")
-    if value is None and not clone.unique:
-        value = node.attrs.get(f"master-{clone.base}")
-    if value is None:
-        return None
-    return parse_score(value)
-
-
-def add_promotion_scores(cluster: Cluster, clone: Clone,
-                         weights: dict[str, dict[str, int]]) -> dict[str, int]:
-    """Before placement: a positive promotion score draws the instance to its node.
-    Returns each instance's priority for the order of placement: its highest
-    promotion score (at least the resource's own priority)."""
-    priority: dict[str, int] = {}
-    for rsc in promotable_instances(cluster, clone):
-        w = weights[rsc.id]
-        priority[rsc.id] = rsc.priority
-        for uname in list(w):
-            node = cluster.node(uname)
-            if node is None or not node.can_run:
-                continue
-            score = promotion_score(cluster, clone, rsc, uname, rsc.allowed) or 0
-            if score > 0:
-                w[uname] = add_scores(w[uname], score)
-            priority[rsc.id] = max(priority[rsc.id], score)
-    return priority
-
-
-def _left_promoted(rsc: Resource) -> bool:
+def _left_promoted(members: list[Resource]) -> bool:
     """An instance the cluster may not touch (unmanaged, or blocked by a failure)
     keeps its Promoted role."""
-    return (not rsc.managed or rsc.blocked) and "Promoted" in rsc.running.values()
+    return any((not m.managed or m.blocked) and "Promoted" in m.running.values()
+               for m in members)
 
 
 class RoleChooser:
@@ -123,12 +52,13 @@ class RoleChooser:
     def choose(self) -> None:
         cluster, clone = self.cluster, self.clone
         instances = promotable_instances(cluster, clone)
+        units = {r.id: unit(cluster, clone, r) for r in instances}
         for rsc in instances:
             rsc.promotion = self._priority(rsc)
         clone_weights = self._clone_weights(instances)
         sort_index: dict[str, int] = {}  # instances on one node share its weight
         for rsc in instances:
-            if _left_promoted(rsc):
+            if _left_promoted(units[rsc.id]):
                 sort_index[rsc.id] = INFINITY
             elif rsc.assigned is None or rsc.promotion < 0:
                 sort_index[rsc.id] = rsc.promotion
@@ -137,9 +67,9 @@ class RoleChooser:
         current = {"Promoted": 2, "Unpromoted": 1, "Started": 1}
 
         def key(r: Resource) -> tuple[int, int, int, int, int]:
-            return (-sort_index[r.id], -max((current.get(v, 0) for v in r.running.values()),
-                                            default=0), -r.promotion,
-                    0 if r.running else 1, clone.instances.index(r.id))
+            roles = _roles(units[r.id])
+            return (-sort_index[r.id], -max((current.get(v, 0) for v in roles), default=0),
+                    -r.promotion, 0 if roles else 1, clone.instances.index(r.id))
 
         promoted = 0
         per_node: dict[str, int] = {}
@@ -148,13 +78,13 @@ class RoleChooser:
             can = (sort_index[rsc.id] >= 0 and promoted < clone.promoted_max
                    and node is not None and rsc.promotion >= 0 and node.can_run
                    and per_node.get(node.uname, 0) < clone.promoted_node_max)
-            if _left_promoted(rsc):
+            if _left_promoted(units[rsc.id]):
                 can = True
             if not can or node is None:
                 rsc.next_role = "Unpromoted" if rsc.assigned else "Stopped"
                 continue
             if not cluster.quorate and cluster.no_quorum_policy == "freeze" \
-                    and "Promoted" not in rsc.running.values():
+                    and "Promoted" not in _roles(units[rsc.id]):
                 rsc.next_role = "Unpromoted"  # nothing new is promoted without quorum
                 continue
             per_node[node.uname] = per_node.get(node.uname, 0) + 1
@@ -162,8 +92,11 @@ class RoleChooser:
             rsc.next_role = "Promoted"
         if not cluster.quorate and cluster.no_quorum_policy == "demote":
             for rsc in instances:  # what runs may stay, but only unpromoted
-                if rsc.running and rsc.next_role == "Promoted":
+                if _roles(units[rsc.id]) and rsc.next_role == "Promoted":
                     rsc.next_role = "Unpromoted"
+        for rsc in instances:  # a cloned group's members take the instance's role
+            for member in units[rsc.id][1:]:
+                member.next_role = rsc.next_role
 
     def _clone_weights(self, instances: list[Resource]) -> dict[str, int]:
         """The clone's node scores for promotion: its own, plus each promotable

@@ -18,7 +18,7 @@ from ha.cib.schema_data import duration_ms, is_pcmk_true
 from ha.scheduler.clones import make_clone
 from ha.scheduler.model import Clone, Cluster, Node, Op, Resource, parse_score
 from ha.scheduler.nodestate import fence_node, has_fencing_device, judge_node_state
-from ha.scheduler.promotion import mark_unpromoted
+from ha.scheduler.promotion_scores import mark_unpromoted
 from ha.scheduler.rules import attribute_sets
 from ha.scheduler.status import unpack_status
 from ha.scheduler.utilization import amount

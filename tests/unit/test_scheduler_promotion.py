@@ -131,3 +131,16 @@ def test_a_promotion_colocated_with_an_unstartable_resource_is_blocked() -> None
         ("Start", "S:0", "node2", ""),
         ("Promote", "S:1", "Stopped -> Promoted node1", "colocation with IP (blocked)"),
         ("Start", "IP", "node1", "unrunnable X start (blocked)")]
+
+
+def test_a_cloned_group_is_promoted_by_the_sum_of_its_members_scores() -> None:
+    from test_scheduler_cibs import node_state
+    ms = ('<clone id="msg"><meta_attributes id="msg-m"><nvpair id="msg-p" name="promotable"'
+          ' value="true"/></meta_attributes><group id="g">' + prim("A") + prim("B")
+          + '</group></clone>')
+    status = (node_state("node1", "1", transient=nv("master-A", "5") + nv("master-B", "10"))
+              + node_state("node2", "2", transient=nv("master-A", "12")))
+    root = cib(["node1", "node2"], ms, "", status)
+    assert summary(root) == [("Promote", "A:0", "Stopped -> Promoted node1", ""),
+                             ("Promote", "B:0", "Stopped -> Promoted node1", ""),
+                             ("Start", "A:1", "node2", ""), ("Start", "B:1", "node2", "")]
