@@ -9,9 +9,11 @@ to the agent, which ignores plug anyway).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 from ha.runtime.fence_runner import FenceResult, run_fence_agent_sync
 from harness.bmc import ContainerNode, ProcessNode, VirtualBMC
 from harness.fencer_host import FencerHost
+from harness.realcluster import HastackCluster
 from harness.sleeper_image import ImageUnavailable, sleeper_image
 
 _missing = [p for p in ("ipmi_sim", "ipmitool") if shutil.which(p) is None]
@@ -241,3 +244,51 @@ def test_fencer_reports_a_device_that_refuses_the_login(bmc: VirtualBMC) -> None
         assert bmc.node_pid() == pid and bmc.power_log() == []
     finally:
         host.close()
+
+
+# ---- a live cluster: node3's daemon is the process its BMC powers --------------------
+
+def _cli(c: HastackCluster, i: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ha.cli.main", *args, "--socket",
+                           c.path(i, "sock")], capture_output=True, text=True, timeout=120)
+
+
+def _ipmi_device(rid: str, params: dict[str, str]) -> str:
+    nvs = "".join(f'<nvpair id="{rid}-{k}" name="{k}" value="{v}"/>' for k, v in params.items())
+    return (f'<primitive id="{rid}" class="stonith" type="fence_ipmilan">'
+            f'<instance_attributes id="{rid}-ia">{nvs}</instance_attributes></primitive>')
+
+
+def test_cluster_fences_a_node_daemon_through_its_bmc(tmp_path: Path) -> None:
+    """Three node daemons on loopback; node3 runs only while its virtual BMC has power.
+    ``ha stonith fence node3 --off`` on node1: the fencer runs fence_ipmilan, the BMC
+    kills node3's daemon, the others see it leave; ``--on`` brings it back into the ring."""
+    with HastackCluster(3, str(tmp_path / "cluster"), token=300, token_coefficient=0) as c, \
+            VirtualBMC(tmp_path / "bmc3", ProcessNode(tuple(c.command(3))), name="node3") as bmc:
+        c.start_node(1)
+        c.start_node(2)
+        c.wait_membership([1, 2], [1, 2, 3], 30)
+        c.wait_for("the CIB synced", lambda: all(
+            (r := c.try_ask(i, "cib_query")) is not None and not r.get("syncing")
+            for i in (1, 2)), 30)
+        device = _ipmi_device("ipmi-node3", {**bmc.fence_params(), "pcmk_host_list": "node3"})
+        r = _cli(c, 1, "cib", "create", "-o", "resources", "--xml", device)
+        assert r.returncode == 0, r.stderr
+        daemon3 = bmc.node_pid()
+        assert daemon3 is not None
+
+        r = _cli(c, 1, "stonith", "fence", "node3", "--off", "--output-as", "json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        op = json.loads(r.stdout)["op"]
+        assert (op["state"], op["devices"]) == ("done", ["ipmi-node3"])
+        assert not alive(daemon3)
+        c.wait_membership([1, 2], [1, 2], 30)
+
+        r = _cli(c, 2, "stonith", "fence", "node3", "--on")
+        assert r.returncode == 0, r.stdout + r.stderr
+        c.wait_membership([1, 2], [1, 2, 3], 30)
+        assert bmc.node_pid() not in (None, daemon3)
+        assert bmc.power_log() == ["set power 0", "set power 1"]
+        # a node outside every device's pcmk_host_list: no device claims it
+        r = _cli(c, 1, "stonith", "fence", "node2", "--off")
+        assert r.returncode == 105, r.stdout + r.stderr
