@@ -28,23 +28,39 @@ _OPS = {"lt", "gt", "lte", "gte", "eq", "ne", "defined", "not_defined"}
 
 
 def _compare(op: str, left: str, right: str, vtype: str | None) -> bool:
+    """Pacemaker's comparison of an attribute with a value: by ``type`` (without one,
+    ``lt``/``gt``/``lte``/``gte`` compare as numbers -- decimals if either has a
+    "." -- and ``eq``/``ne`` as strings); a number that does not parse makes it a
+    string comparison, and strings compare case-insensitively."""
+    kind = (vtype or "").lower()
+    if not kind:
+        if op in ("lt", "gt", "lte", "gte"):
+            kind = "number" if "." in left or "." in right else "integer"
+        else:
+            kind = "string"
     a: object
     b: object
-    if vtype == "integer":
+    if kind == "integer":
         a, b = _leading_int(left), _leading_int(right)
-        if a is None or b is None:
-            return False
-    elif vtype == "number" or (vtype is None and _numeric(left) and _numeric(right)):
-        try:
-            a, b = float(left), float(right)
-        except ValueError:
-            return False
-    elif vtype == "version":
+    elif kind == "number":
+        a, b = _leading_float(left), _leading_float(right)
+    elif kind == "version":
         a, b = _version(left), _version(right)
     else:
-        a, b = left, right
+        a = b = None
+    if a is None or b is None:
+        a, b = left.lower(), right.lower()
     return {"lt": a < b, "gt": a > b, "lte": a <= b, "gte": a >= b,  # type: ignore[operator]
             "eq": a == b, "ne": a != b}[op]
+
+
+_FLOAT_PREFIX = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _leading_float(text: str) -> float | None:
+    """A number as strtod reads it: the leading decimal ("2.5kg" is 2.5)."""
+    m = _FLOAT_PREFIX.match(text)
+    return float(m.group(0)) if m else None
 
 
 def _leading_int(text: str) -> int | None:
@@ -59,14 +75,6 @@ def _leading_int(text: str) -> int | None:
         return int(digits)
     except ValueError:
         return None
-
-
-def _numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -86,3 +86,24 @@ def test_an_unexpired_failure_moves_it_away() -> None:
 
 def test_an_expired_failure_is_forgotten() -> None:
     assert summary(at(failed_monitor("60s"), T0 + 120)) == []
+
+
+def banned_where(value: str, vtype: str, op: str, node_value: str) -> etree._Element:
+    expr = (f'<expression id="e" attribute="v" operation="{op}" value="{value}"'
+            + (f' type="{vtype}"' if vtype else "") + "/>")
+    ban = f'<rsc_location id="b" rsc="A"><rule id="r" score="-INFINITY">{expr}</rule></rsc_location>'
+    root = cib(["node1", "node2"], prim("A"), ban, two_nodes(),
+               node_attrs={"node1": nv("v", node_value)})
+    root.set("validate-with", "pacemaker-3.7")  # type="integer" came with 3.5
+    return root
+
+
+def test_unparsable_numbers_compare_as_strings() -> None:
+    # "as2.0" > "as10.0" as strings: node1 is banned
+    assert summary(banned_where("as10.0", "number", "gt", "as2.0")) == [("Start", "A", "node2", "")]
+    assert summary(banned_where("as10", "integer", "gt", "as2")) == [("Start", "A", "node2", "")]
+
+
+def test_untyped_comparisons_are_numeric_and_equality_ignores_case() -> None:
+    assert summary(banned_where("10", "", "gt", "9")) == [("Start", "A", "node1", "")]
+    assert summary(banned_where("ABC", "", "eq", "abc")) == [("Start", "A", "node2", "")]
