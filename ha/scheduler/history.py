@@ -18,6 +18,7 @@ the controller expected (the third field of ``transition-key``):
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cmp_to_key
 
 from lxml import etree
 
@@ -40,6 +41,30 @@ def _int(text: str | None, default: int = 0) -> int:
 
 def _sort_key(op: etree._Element) -> tuple[int, int]:
     return (_int(op.get("call-id")), "_last_failure_" in op.get("id", ""))
+
+
+def _magic_transition(op: etree._Element) -> tuple[str, int]:
+    """(controller uuid, transition number) of the operation's ``transition-magic``."""
+    key = (op.get("transition-magic") or "").split(";")[-1].split(":")
+    return (key[3], _int(key[1], -1)) if len(key) >= 4 else ("", -1)
+
+
+def _compare(a: etree._Element, b: etree._Element) -> int:
+    """Pacemaker's history order: by call-id, a pending operation (call-id -1) placed
+    by the transition that scheduled it (a later transition, or another controller's,
+    makes it the newest)."""
+    a_call, b_call = _int(a.get("call-id"), -1), _int(b.get("call-id"), -1)
+    if a_call >= 0 and b_call >= 0:
+        ka, kb = _sort_key(a), _sort_key(b)
+        return (ka > kb) - (ka < kb)
+    if a_call == -1 and b_call == -1:
+        return 0
+    (a_uuid, a_id), (b_uuid, b_id) = _magic_transition(a), _magic_transition(b)
+    if a_uuid != b_uuid or a_id == b_id:
+        return -1 if b_call == -1 else 1
+    if (0 <= a_id < b_id) or b_id == -1:
+        return -1
+    return 1
 
 
 def expected_rc(op: etree._Element) -> int:
@@ -101,7 +126,9 @@ class History:
         self.expired: Callable[[etree._Element, int], bool] = lambda op, rc: False
 
     def replay(self, ops: list[etree._Element]) -> None:
-        for op in sorted(ops, key=_sort_key):
+        # notifications say nothing of its state
+        ops = [op for op in ops if op.get("operation") not in ("notify", "meta-data")]
+        for op in sorted(ops, key=cmp_to_key(_compare)):
             self.step(op)
 
     def step(self, op: etree._Element) -> None:

@@ -53,3 +53,12 @@ def test_stop_unexpected_says_it_was_multiply_active() -> None:
                        history("A", op("A", "start", rc=1)))
     root = cib(["node1", "node2"], prim("A", meta), status=status)
     assert summary(root) == [("Recover", "A", "node1", "being multiply active")]
+
+
+def test_a_pending_start_from_a_later_transition_is_the_newest_operation() -> None:
+    stop = op("A", "stop", call=3)
+    pending = (op("A", "start", call=-1).replace('op-status="0"', 'op-status="-1"')
+               .replace("-1:1:0:0f3e", "-1:4:0:0f3e"))
+    root = cib(["node1", "node2"], prim("A"),
+               status=two_nodes(history("A", op("A", "start"), stop, pending)))
+    assert summary(root) == []
