@@ -10,6 +10,8 @@ primitives, never more than ``clone-node-max`` on a node.
 
 from __future__ import annotations
 
+import copy
+
 from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
@@ -53,7 +55,8 @@ def make_clone(el: etree._Element, meta: dict[str, str], base: Resource,
     firsts = [r.id for r in instances if not group or r.id == groups[r.group or ""][0]]
     clone = Clone(el.get("id", ""), base.id, firsts, node_max, unique,
                   promotable, clone_min=max(parse_score(meta.get("clone-min"), 0), 0),
-                  group=group, members=[m.id for m in members] if group else [])
+                  group=group, members=[m.id for m in members] if group else [],
+                  proto=[copy(m) for m in members])  # type: ignore[operator]
     if promotable:
         clone.promoted_max = parse_score(meta.get("promoted-max", meta.get("master-max")), 1)
         clone.promoted_node_max = parse_score(
@@ -61,12 +64,15 @@ def make_clone(el: etree._Element, meta: dict[str, str], base: Resource,
     return clone, instances, groups
 
 
-def instance_units(cluster: Cluster, clone: Clone) -> list[list[Resource]]:
-    """A clone's instances, each as its primitives (one, or a cloned group's members)."""
+def instance_units(cluster: Cluster, clone: Clone, orphans: bool = False
+                   ) -> list[list[Resource]]:
+    """A clone's instances, each as its primitives (one, or a cloned group's members);
+    with ``orphans``, the instances made for surplus history too."""
+    count = len(clone.instances) + (clone.orphans if orphans else 0)
     if not clone.group:
-        return [[r] for i in clone.instances if (r := cluster.resource(i))]
+        return [[r] for n in range(count) if (r := cluster.resource(f"{clone.base}:{n}"))]
     return [[r for m in cluster.groups.get(f"{clone.group}:{n}", []) if (r := cluster.resource(m))]
-            for n in range(len(clone.instances))]
+            for n in range(count)]
 
 
 def siblings(cluster: Cluster, rsc: Resource) -> list[Resource]:
@@ -91,13 +97,45 @@ def history_owner(cluster: Cluster, lrm_id: str, uname: str, running: bool) -> R
         return direct
     if clone.unique:
         return direct
-    # an instance already active on the node takes it, else the first one inactive
-    units = instance_units(cluster, clone)
-    chosen = next((u for u in units if any(uname in r.running for r in u)), None)
-    if chosen is None and not running:
-        chosen = units[0] if units else None
-    if chosen is None:
-        chosen = next((u for u in units if not any(r.running for r in u)), None)
-    if chosen is None:
-        return None
-    return next((r for r in chosen if r.id.rsplit(":", 1)[0] == base), None)
+    # an instance already active on the node takes it (unless this very history is
+    # already active there: a second history is surplus), else the first instance
+    # inactive everywhere, else a new orphan instance
+    def member(unit: list[Resource]) -> Resource | None:
+        return next((r for r in unit if r.id.rsplit(":", 1)[0] == base), None)
+
+    chosen: Resource | None = None
+    inactive: Resource | None = None
+    surplus = False
+    for unit in instance_units(cluster, clone, orphans=True):
+        where = {n for r in unit for n in r.running}
+        if uname in where:
+            found = member(unit)
+            if found is not None and found.running:
+                surplus = True
+            elif found is not None:
+                chosen = found
+                break
+        elif not where and inactive is None and not any(r.blocked for r in unit):
+            inactive = member(unit)
+    if chosen is None and not surplus:
+        chosen = inactive
+    return chosen if chosen is not None else member(_orphan_instance(cluster, clone))
+
+
+def _orphan_instance(cluster: Cluster, clone: Clone) -> list[Resource]:
+    """History no instance can take (more active than clone-max allows) gets an
+    instance of its own, numbered after the others, that is to be stopped."""
+    n = len(clone.instances) + clone.orphans
+    clone.orphans += 1
+    unit = []
+    for proto in clone.proto:
+        inst = copy.deepcopy(proto)
+        inst.id, inst.clone, inst.orphan = f"{proto.id}:{n}", clone.id, True
+        inst.history_id = proto.id
+        if clone.group:
+            inst.group = f"{clone.group}:{n}"
+            cluster.groups.setdefault(inst.group, []).append(inst.id)
+        unit.append(inst)
+    after = max((i for i, r in enumerate(cluster.resources) if r.clone == clone.id), default=-1)
+    cluster.resources[after + 1:after + 1] = unit
+    return unit

@@ -221,6 +221,10 @@ class Clone:
     #: group ``GROUP:i`` of ``MEMBER:i`` (``instances`` are its first members)
     group: str = ""
     members: list[str] = field(default_factory=list)
+    #: the configured primitive(s) instances are copies of (orphans are made from them)
+    proto: list[Resource] = field(default_factory=list, repr=False, compare=False)
+    #: instances made for history no instance could take (numbered after the rest)
+    orphans: int = 0
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,13 @@ def test_an_anonymous_cloned_group_member_history_belongs_to_the_instance_there(
                status=node_state("node1", "1", lrm1) + node_state("node2", "2", lrm2))
     assert summary(root) == [("Restart", "A:0", "node1", "resource definition change"),
                              ("Start", "B:0", "node1", "")]
+
+
+def test_history_beyond_clone_max_is_an_orphan_instance_that_stops() -> None:
+    clone = ('<clone id="C"><meta_attributes id="C-m">'
+             '<nvpair id="C-max" name="clone-max" value="1"/></meta_attributes>'
+             + prim("P") + "</clone>")
+    status = (node_state("node1", "1", history("P", op("P", "start")))
+              + node_state("node2", "2", history("P", op("P", "start"))))
+    root = cib(["node1", "node2"], clone, status=status)
+    assert summary(root) == [("Stop", "P:1", "node2", "node availability")]
