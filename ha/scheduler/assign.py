@@ -219,7 +219,13 @@ class Assigner:
                 rsc.assigned = uname
                 self._took(rsc, uname)
                 per_node[uname] = per_node.get(uname, 0) + 1
-        for rsc in sorted(instances, key=lambda r: -first.get(r.id, 0)):
+        def order(r: Resource) -> tuple[bool, int]:
+            """Pacemaker's instance order: one active where it may no longer run
+            goes after the rest; then a higher promotion score first."""
+            banished = any(r.allowed.get(u, -INFINITY) < 0 for u in r.running)
+            return banished, -first.get(r.id, 0)
+
+        for rsc in sorted(instances, key=order):
             if rsc.id in self.scores:
                 continue
             capped = {u: (-INFINITY if per_node.get(u, 0) >= clone.node_max else score)

@@ -32,7 +32,18 @@ def failure_timeout_s(rsc: Resource) -> int:
 
 
 def _matches(name: str, prefix: str, rid: str) -> bool:
-    return name == f"{prefix}-{rid}" or name.startswith(f"{prefix}-{rid}#")
+    """``PREFIX-RSC`` or ``PREFIX-RSC#op_interval``; an anonymous clone's counts may
+    also carry an instance number (``PREFIX-RSC:N``), and count for every instance."""
+    head = f"{prefix}-{rid}"
+    if not name.startswith(head):
+        return False
+    rest = name[len(head):]
+    if rest.startswith(":") and ":" not in rid:
+        digits = rest[1:].split("#", 1)[0]
+        if not digits.isdigit():
+            return False
+        rest = rest[1 + len(digits):]
+    return rest == "" or rest.startswith("#")
 
 
 def _last_failure(node: Node, rid: str) -> int:

@@ -78,6 +78,10 @@ class RoleChooser:
             can = (sort_index[rsc.id] >= 0 and promoted < clone.promoted_max
                    and node is not None and rsc.promotion >= 0 and node.can_run
                    and per_node.get(node.uname, 0) < clone.promoted_node_max)
+            if node is not None and any(  # every member of a cloned group must run there
+                    m.allowed.get(node.uname, -INFINITY) < 0 or m.stopping or m.fatal
+                    for m in units[rsc.id][1:]):
+                can = False
             if _left_promoted(units[rsc.id]):
                 can = True
             if not can or node is None:
