@@ -16,7 +16,12 @@ so that drift in the machine's load falls on all paths alike:
   multicast to (a one-member) process group ``fencer`` and delivered back, the agent
   run by the runner, the result recorded and answered. ``status`` has no fence request,
   so this path measures ``off+on`` (two requests) and ``reboot``. The agent's metadata,
-  which the fencer reads once per agent, is read during the warm-up run.
+  which the fencer reads once per agent, is read during the warm-up run;
+- ``daemon``: the same requests to a one-node hastack daemon (``ha node run`` on
+  loopback, Totem token 300 ms) over its control socket (``stonith_fence``, what
+  ``ha stonith fence`` sends, without the CLI's own start-up): the device comes from
+  the replicated CIB, request and result go through the node's Totem ring as safe
+  multicasts in process group ``fencer``.
 
 Reported per operation and path: median, min and max wall time in ms; per operation
 ``overhead_ms`` = median(path) − median(direct) (the target in issue 7: ≤ 50 ms for a
@@ -46,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ha.runtime.fence_runner import run_fence_agent_sync  # noqa: E402
 from harness.bmc import ProcessNode, VirtualBMC  # noqa: E402
 from harness.fencer_host import FencerHost  # noqa: E402
+from harness.realcluster import HastackCluster  # noqa: E402
 
 AGENT = "/usr/sbin/fence_ipmilan"
 NODE = "node1"
@@ -90,6 +96,33 @@ def _fencer_paths(host: FencerHost) -> dict[str, Callable[[], bool]]:
     return {"off+on": off_on, "reboot": reboot}
 
 
+def _daemon(tmp: Path, params: dict[str, str]) -> tuple[HastackCluster,
+                                                      dict[str, Callable[[], bool]]]:
+    c = HastackCluster(1, str(tmp / "cluster"), token=300, token_coefficient=0)
+    try:
+        c.start_converged()
+        c.wait_for("the CIB", lambda: (r := c.try_ask(1, "cib_query")) is not None
+                   and not r.get("syncing"), 30)
+    except BaseException:
+        c.close()
+        raise
+    attrs = {**params, "pcmk_host_list": NODE}
+    nvs = "".join(f'<nvpair id="bmc-{k}" name="{k}" value="{v}"/>' for k, v in attrs.items())
+    xml = (f'<primitive id="bmc-{NODE}" class="stonith" type="fence_ipmilan">'
+           f'<instance_attributes id="bmc-ia">{nvs}</instance_attributes></primitive>')
+    r = subprocess.run([sys.executable, "-m", "ha.cli.main", "cib", "create", "-o", "resources",
+                        "--xml", xml, "--socket", c.path(1, "sock")], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        c.close()
+        raise RuntimeError(f"could not configure the device: {r.stderr}")
+
+    def fence(action: str) -> bool:
+        return bool(c.ask(1, "stonith_fence", target=NODE, action=action).get("ok"))
+    return c, {"off+on": lambda: fence("off") and fence("on"),
+               "reboot": lambda: fence("reboot")}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=20)
@@ -113,6 +146,7 @@ def main() -> int:
         }
         host = FencerHost.for_device(NODE, "fence_ipmilan", params)
         paths["fencer"] = _fencer_paths(host)
+        cluster, paths["daemon"] = _daemon(Path(tmp), params)
         ops = ("status", "off+on", "reboot")
         times: dict[str, dict[str, list[float]]] = {p: {o: [] for o in ops if o in paths[p]}
                                                     for p in paths}
@@ -127,11 +161,13 @@ def main() -> int:
                         times[p][op].append(_timed(fns[op]))
         boots = len(bmc.boots())
         host.close()
+        cluster.close()
     result: dict[str, Any] = {
         "benchmark": "fencing",
         "date": datetime.date.today().isoformat(),
         "command": "python bench/fencing.py --repeat " + str(args.repeat),
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(),
+        "host": {"cpus": os.cpu_count(), "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+                 "python": platform.python_version(),
                  "fence_agents": _pkg_version("fence-agents"),
                  "openipmi": _pkg_version("openipmi")},
         "device": {k: v for k, v in params.items() if k != "password"},
