@@ -14,7 +14,9 @@ recurring one still configured):
 - otherwise, no digest recorded, or the full digest differs: a recurring operation
   is only rescheduled; a one-off one with operation parameters of its own restarts;
   else the resource is reloaded if its agent can (a restart digest was recorded),
-  and restarted if not. Restarts are "due to resource definition change".
+  and restarted if not. Restarts are "due to resource definition change";
+- a full digest that differs only in secrets (``op-secure-digest`` still matches)
+  is no change: simulations read CIBs whose secrets were masked.
 """
 
 from __future__ import annotations
@@ -86,9 +88,33 @@ def _since_start(ops: list[etree._Element]) -> list[etree._Element]:
     return ordered[max(start, 0):]
 
 
+def _version(text: str | None) -> tuple[int, ...]:
+    return tuple(_int(p) for p in (text or "0").split("."))
+
+
+def only_secrets_differ(rsc: Resource, op: etree._Element, params: dict[str, str]) -> bool:
+    """The full digest differs but the one without secrets (``op-secure-digest``, over
+    the parameters less those ``op-secure-params`` names) matches: in a CIB whose
+    secrets were masked, as simulations read, nothing changed. Histories from before
+    feature set 3.16.0 left out the timeout and, for fencing devices, the ``pcmk_*``
+    parameters."""
+    recorded = op.get("op-secure-digest")
+    if recorded is None:
+        return False
+    hidden = set((op.get("op-secure-params") or "").split())
+    kept = {k: v for k, v in params.items() if k not in hidden}
+    if _version(op.get("crm_feature_set")) < (3, 16, 0):
+        kept.pop("CRM_meta_timeout", None)
+        if rsc.cls == "stonith":
+            kept = {k: v for k, v in kept.items() if not k.startswith("pcmk_")}
+    return params_digest(kept) == recorded
+
+
 def config_change(rsc: Resource, ops: list[etree._Element],
-                  op_defaults: dict[str, str]) -> str | None:
-    """"restart", "reload" or None for a resource active where ``ops`` ran."""
+                  op_defaults: dict[str, str], masked: bool = True) -> str | None:
+    """"restart", "reload" or None for a resource active where ``ops`` ran;
+    ``masked``: the CIB's secrets may be masked (a simulation), so a change only in
+    them is none."""
     change: str | None = None
     for op in _since_start(ops):
         task = op.get("operation", "")
@@ -109,6 +135,8 @@ def config_change(rsc: Resource, ops: list[etree._Element],
                 continue
         recorded = op.get("op-digest")
         if recorded is not None and recorded == params_digest(params):
+            continue
+        if masked and only_secrets_differ(rsc, op, params):
             continue
         if interval:
             continue  # rescheduled with the new parameters

@@ -162,6 +162,7 @@ class History:
         policy = on_fail(rsc, task, interval, self.stonith)
         if policy == "ignore" and not (probe and not_installed):
             if status != STATUS_NOT_INSTALLED:  # as if it had succeeded
+                rsc.ignored_failure = True
                 self.role = (self.role or "Started") if task == "monitor" \
                     else _success_role(task, OCF_OK, self.role)
                 return

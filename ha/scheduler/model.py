@@ -140,6 +140,8 @@ class Resource:
     changed_on: set[str] = field(default_factory=set)
     #: nodes where only reloadable parameters changed (an agent reload will do)
     reload_on: set[str] = field(default_factory=set)
+    #: a failure was ignored (on-fail=ignore): migration-threshold no longer applies
+    ignored_failure: bool = False
     #: nodes where it failed but the node was unclean already: fencing ends the failure
     failure_ignored: set[str] = field(default_factory=set)
     #: node uname -> the on-fail policy of the failure recorded there
@@ -312,6 +314,9 @@ class Cluster:
     _rsc_indexed: int = field(default=-1, repr=False, compare=False)
     _node_index: dict[str, Node] = field(default_factory=dict, repr=False, compare=False)
     stonith_enabled: bool = True
+    #: secrets in the CIB may be masked, as in the CIBs simulations read (Pacemaker's
+    #: "sanitized" mode): a parameter change only in secrets is not acted on
+    secrets_masked: bool = True
     #: a fencing device (or watchdog self-fencing) is configured
     fencing_device: bool = True
     #: the partition had quorum (``have-quorum``), and its ``no-quorum-policy``

@@ -86,7 +86,7 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
         rsc.failed[node.uname] = history.failed
         if node.maintenance or (node.online and not node.unclean and not node.standby
                                 and not node.shutdown):
-            change = config_change(rsc, ops, cluster.op_defaults)
+            change = config_change(rsc, ops, cluster.op_defaults, cluster.secrets_masked)
             if change == "restart":
                 rsc.changed_on.add(node.uname)
             elif change == "reload":
@@ -125,7 +125,7 @@ def _after_history(cluster: Cluster, agent_changed: set[tuple[str, str]]) -> Non
         for node in cluster.nodes:
             if (counted, node.uname) in agent_changed:
                 continue
-            if rsc.migration_threshold > 0 and effective_fail_count(node, counted, rsc, cluster.now) \
+            if rsc.migration_threshold > 0 and not rsc.ignored_failure and effective_fail_count(node, counted, rsc, cluster.now) \
                     >= rsc.migration_threshold:
                 rsc.banned.add(node.uname)
 

@@ -6,9 +6,10 @@ Every expected summary here was checked with Pacemaker 2.1.5's ``crm_simulate -x
 from __future__ import annotations
 
 from lxml import etree
-from test_scheduler_cibs import cib, history, op, prim, two_nodes
+from test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
 
 from ha.scheduler import schedule
+from ha.scheduler.digests import params_digest
 
 
 def summary(root: etree._Element) -> list[tuple[str, str, str, str]]:
@@ -61,4 +62,24 @@ def test_a_pending_start_from_a_later_transition_is_the_newest_operation() -> No
                .replace("-1:1:0:0f3e", "-1:4:0:0f3e"))
     root = cib(["node1", "node2"], prim("A"),
                status=two_nodes(history("A", op("A", "start"), stop, pending)))
+    assert summary(root) == []
+
+
+def test_an_ignored_failure_lifts_the_migration_threshold() -> None:
+    lrm = history("A", op("A", "start"), op("A", "monitor", rc=7, call=3, interval=10000))
+    status = (node_state("node1", "1", lrm, transient=nv("fail-count-A", "3"))
+              + node_state("node2", "2"))
+    rsc = with_monitor("A", "ignore").replace(
+        '<meta_attributes id="A-m">', '<meta_attributes id="A-m">'
+        + nv("migration-threshold", "2"))
+    assert summary(cib(["node1", "node2"], rsc, status=status)) == []
+
+
+def test_a_change_only_in_masked_secrets_is_no_change() -> None:
+    params = nv("a", "1") + '<nvpair id="pw" name="passwd" value="****"/>'
+    start = op("A", "start", digest=params_digest({"a": "1", "passwd": "secret"})).replace(
+        "/>", f' op-secure-params=" passwd " op-secure-digest="{params_digest({"a": "1"})}"'
+        ' crm_feature_set="3.16.0"/>')
+    root = cib(["node1", "node2"], prim("A", params=params),
+               status=two_nodes(history("A", start)))
     assert summary(root) == []
