@@ -325,7 +325,7 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
         if clone is not None and not need and _false(el.get("require-all")):
             need = 1  # the deprecated spelling of clone-min=1
         any_of: tuple[str, ...] = ()
-        if need and el.get("first-action", "start") in ("start", "promote"):
+        if clone is not None and need and el.get("first-action", "start") in ("start", "promote"):
             label, any_of = f"clone-one-or-more:{el.get('id', '')}", tuple(clone.instances)
         if first not in cluster.clones:
             first = cluster.members(first)[-1]
