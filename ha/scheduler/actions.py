@@ -74,7 +74,7 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
         return [Change("Stop", rsc.id, _details(rsc, c, None),
                        stop_reason(no_quorum, c, sit, rsc.id)) for c in current]
     if rsc.unrunnable is not None:
-        why = f"{rsc.unrunnable_verb} {rsc.unrunnable}"
+        why = f"{rsc.unrunnable_verb} {rsc.unrunnable}".strip()
         if not current:  # a clone instance's blocked start is not listed
             if dest is None or rsc.clone is not None:
                 return []

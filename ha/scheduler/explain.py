@@ -62,7 +62,7 @@ def _reasons(t: Transition, rid: str) -> list[str]:
     for o in cl.orderings:
         if rid in cl.members(o.then):
             why.append(f"starts after {o.first} ({o.kind}, {o.id})")
-    if rsc.unrunnable:
+    if rsc.unrunnable is not None:
         why.append(f"it must wait for {rsc.unrunnable}, which cannot happen")
     if rsc.required:
         why.append(f"it must restart after {rsc.required}")

@@ -15,12 +15,14 @@ Both spread along chains of orderings, so they are applied until nothing changes
 
 from __future__ import annotations
 
-from ha.scheduler.model import Cluster, Resource
+from ha.cib.schema_data import is_pcmk_true
+from ha.scheduler.model import Cluster, Ordering, Resource
 
 
 def starts(rsc: Resource) -> bool:
     """Whether the transition will start ``rsc`` somewhere."""
-    if not rsc.managed or rsc.blocked or rsc.unrunnable or rsc.assigned is None:
+    if not rsc.managed or rsc.blocked or rsc.unrunnable is not None \
+            or rsc.assigned is None:
         return False
     if rsc.migrating:  # a migration's start does not make what follows it restart
         return False
@@ -34,7 +36,7 @@ def _can_start(rsc: Resource) -> bool:
         return bool(rsc.running)  # left as it is: fine where it runs
     if rsc.blocked:
         return False
-    return not rsc.unrunnable and rsc.assigned is not None
+    return rsc.unrunnable is None and rsc.assigned is not None
 
 
 def _start_required(first: Resource, collective: bool) -> bool:
@@ -62,10 +64,17 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                 # restart-type=restart (deprecated) on then: an optional ordering
                 # still restarts it when first starts, but never blocks it
                 thens = [t for t in thens if t.meta.get("restart-type") == "restart"]
+            if _interleaved(cluster, o):
+                changed |= _order_instances(o, firsts, thens)
+                continue
             if not firsts:
                 continue
             runnable = any(_can_start(f) for f in firsts)
-            starting = next((f for f in firsts if starts(f)), None)
+            # a clone's start is also mandatory through an instance placed but
+            # unable to start (it must stop, which makes its own start mandatory)
+            starting = next((f for f in firsts if starts(f) or (
+                f.clone is not None and f.unrunnable is not None and f.running
+                and f.assigned is not None)), None)
             if o.any_of:  # a pseudo-action: optional, so it never requires a restart
                 able = sum(any(_can_start(r) for m in cluster.members(x)
                                if (r := cluster.resource(m))) for x in o.any_of)
@@ -94,3 +103,39 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                     then.required = o.first_label or f"{starting.id} start"
                     changed = True
 
+
+
+def _interleaved(cluster: Cluster, o: Ordering) -> bool:
+    """A start ordering between two clones where ``then`` has interleave=true: each
+    of its instances waits only for the instance of ``first`` on its own node."""
+    if o.first not in cluster.clones or o.then not in cluster.clones or o.any_of:
+        return False
+    then = cluster.resource(cluster.clones[o.then].instances[0]) \
+        if cluster.clones[o.then].instances else None
+    return then is not None and is_pcmk_true(then.meta.get("interleave", "false"))
+
+
+def _order_instances(o: Ordering, firsts: list[Resource], thens: list[Resource]) -> bool:
+    """Interleaved: an instance with no instance of first placed on its node may not
+    run there at all (it stops, for no other reason); one whose counterpart cannot
+    start cannot start either; one whose counterpart starts restarts after it."""
+    changed = False
+    for then in thens:
+        if not then.managed or then.blocked or then.assigned is None \
+                or then.unrunnable is not None:
+            continue
+        first = next((f for f in firsts if f.assigned == then.assigned), None)
+        stays = not then.migrating and not starts(then)
+        if first is None or not _can_start(first):
+            if o.kind != "Mandatory" or (then.running and not o.symmetrical):
+                continue
+            then.unrunnable = "" if first is None else f"{first.id} start"
+            required = first is not None and stays and _start_required(first, False)
+            then.unrunnable_verb = ("" if first is None
+                                    else "required" if required else "unrunnable")
+            changed = True
+        elif starts(first) and then.required is None and stays \
+                and then.assigned in then.running:
+            then.required = f"{first.id} start"
+            changed = True
+    return changed

@@ -84,3 +84,30 @@ def test_restart_type_restart_makes_an_optional_ordering_restart_then() -> None:
                running("A", "B") + node_state("node2", "2"))
     assert summary(root) == [("Move", "A", "node1 -> node2", ""),
                              ("Restart", "B", "node1", "required A start")]
+
+
+def interleaved_clones() -> str:
+    return ('<clone id="A-clone"><meta_attributes id="ac-m"/>' + prim("A") + "</clone>"
+            '<clone id="B-clone"><meta_attributes id="bc-m"><nvpair id="bc-i" '
+            'name="interleave" value="true"/></meta_attributes>' + prim("B") + "</clone>")
+
+
+def test_interleaved_instances_restart_only_after_their_own_node_counterpart() -> None:
+    a1 = history("A", op("A", "start", digest="0" * 32))  # changed: A restarts on node1
+    status = (node_state("node1", "1", a1 + history("B", op("B", "start", call=3)))
+              + node_state("node2", "2", history("A", op("A", "start"))
+                           + history("B", op("B", "start", call=3))))
+    root = cib(["node1", "node2"], interleaved_clones(),
+               '<rsc_order id="ord" first="A-clone" then="B-clone"/>', status)
+    assert summary(root) == [("Restart", "A:0", "node1", "resource definition change"),
+                             ("Restart", "B:0", "node1", "required A:0 start")]
+
+
+def test_an_interleaved_instance_without_a_counterpart_on_its_node_stops() -> None:
+    status = (node_state("node1", "1", history("A", op("A", "start"))
+                         + history("B", op("B", "start", call=3)))
+              + node_state("node2", "2", history("B", op("B", "start", call=3))))
+    root = cib(["node1", "node2"], interleaved_clones(),
+               '<rsc_order id="ord" first="A-clone" then="B-clone"/>'
+               '<rsc_location id="ban" rsc="A-clone" node="node2" score="-INFINITY"/>', status)
+    assert summary(root) == [("Stop", "B:1", "node2", "")]
