@@ -122,6 +122,8 @@ class History:
         self.role: str | None = None
         self.failed = False
         self.last_start: etree._Element | None = None
+        #: whether the node can be fenced (a stop failing for good is then recoverable)
+        self.fenceable = True
         #: whether a failed entry (with its rc) has expired (failure-timeout)
         self.expired: Callable[[etree._Element, int], bool] = lambda op, rc: False
 
@@ -175,6 +177,9 @@ class History:
         if probe and not_installed:
             self.role = None
             return
+        if task == "stop" and status == STATUS_DONE and not self.fenceable \
+                and (rc in (2, 4, 5) or (rc == 3 and not interval)):
+            rsc.unrecoverable = True  # nothing but fencing could recover it: blocked
         self.failed = True
         if task == "promote":
             self.role = "Promoted"

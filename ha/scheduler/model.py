@@ -140,6 +140,8 @@ class Resource:
     changed_on: set[str] = field(default_factory=set)
     #: nodes where only reloadable parameters changed (an agent reload will do)
     reload_on: set[str] = field(default_factory=set)
+    #: its stop failed with a hard error where fencing is not possible
+    unrecoverable: bool = False
     #: a failure was ignored (on-fail=ignore): migration-threshold no longer applies
     ignored_failure: bool = False
     #: nodes where it failed but the node was unclean already: fencing ends the failure
@@ -185,8 +187,9 @@ class Resource:
 
     @property
     def blocked(self) -> bool:
-        """A failure with on-fail=block: nothing more is done to it."""
-        return "block" in self.on_fail.values()
+        """A failure with on-fail=block, or a stop failed for good on a node that
+        cannot be fenced: nothing more is done to it."""
+        return self.unrecoverable or "block" in self.on_fail.values()
 
     @property
     def stopping(self) -> bool:

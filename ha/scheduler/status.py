@@ -18,7 +18,7 @@ from ha.scheduler.digests import config_change, params_digest  # noqa: F401 (re-
 from ha.scheduler.expiry import effective_fail_count, op_expiry
 from ha.scheduler.history import History
 from ha.scheduler.model import Cluster, Node, Resource, add_scores, parse_score
-from ha.scheduler.nodestate import fence_node
+from ha.scheduler.nodestate import can_fence, fence_node
 
 
 def fail_count(node: Node, rid: str) -> int:
@@ -77,6 +77,7 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
     if (lr.get("class"), lr.get("type")) != (rsc.cls, rsc.type):
         agent_changed.add((rsc.history_id or rsc.id, node.uname))  # failures cleared
     history = History(rsc, node.uname, stonith)
+    history.fenceable = can_fence(cluster, node)
     history.expired = op_expiry(rsc, node, rsc.history_id or rsc.id, cluster.now)
     history.replay(ops)
     if history.role is not None:

@@ -156,3 +156,10 @@ def test_requires_quorum_is_not_multiply_active_for_a_node_being_fenced() -> Non
     assert summary(root) == [("Fence", "node2", "reboot", "A failed there"),
                              ("Start", "fence", "node1", ""),
                              ("Recover", "A", "node2 -> node1", "")]
+
+
+def test_a_stop_failed_for_good_where_fencing_is_impossible_blocks_the_resource() -> None:
+    lrm = history("A", op("A", "start"), op("A", "stop", rc=5, call=3))
+    root = fencing_cib(["node1", "node2"], prim("A"),
+                       _gone("node1", "1", lrm) + node_state("node2", "2"), quorum=False)
+    assert summary(root) == [("Start", "fence", "node2", "no quorum (blocked)")]
