@@ -31,9 +31,10 @@ def failure_timeout_s(rsc: Resource) -> int:
     return (ms or 0) // 1000
 
 
-def _matches(name: str, prefix: str, rid: str) -> bool:
-    """``PREFIX-RSC`` or ``PREFIX-RSC#op_interval``; an anonymous clone's counts may
-    also carry an instance number (``PREFIX-RSC:N``), and count for every instance."""
+def _matches(name: str, prefix: str, rid: str, legacy: bool) -> bool:
+    """Pacemaker's fail-count names: ``PREFIX-RSC#OP_INTERVAL`` (``PREFIX-RSC`` in CIBs
+    older than feature set 3.0.13, ``legacy``); an anonymous clone's may carry an
+    instance number (``PREFIX-RSC:N…``) and count for every instance."""
     head = f"{prefix}-{rid}"
     if not name.startswith(head):
         return False
@@ -43,13 +44,16 @@ def _matches(name: str, prefix: str, rid: str) -> bool:
         if not digits.isdigit():
             return False
         rest = rest[1 + len(digits):]
-    return rest == "" or rest.startswith("#")
+    if legacy:
+        return rest == ""
+    op, _, interval = rest[1:].rpartition("_")
+    return rest.startswith("#") and bool(op) and interval.isdigit()
 
 
 def _last_failure(node: Node, rid: str) -> int:
     last = 0
     for name, value in node.attrs.items():
-        if _matches(name, "last-failure", rid) and value.strip().lstrip("-").isdigit():
+        if _matches(name, "last-failure", rid, node.legacy_fail_names) and value.strip().lstrip("-").isdigit():
             last = max(last, int(value))
     return last
 
@@ -57,7 +61,7 @@ def _last_failure(node: Node, rid: str) -> int:
 def raw_fail_count(node: Node, rid: str) -> int:
     total = 0
     for name, value in node.attrs.items():
-        if _matches(name, "fail-count", rid):
+        if _matches(name, "fail-count", rid, node.legacy_fail_names):
             total = add_scores(total, parse_score(value))
     return total
 

@@ -150,7 +150,10 @@ class History:
                                       probe and rc in (OCF_OK, OCF_NOT_RUNNING,
                                                        OCF_RUNNING_PROMOTED)):
             self.role = _success_role(task, rc, self.role)
-            if task in ("start", "stop", "promote", "demote", "migrate_from"):
+            # a later start, stop or promote clears a past failure; a demote only one
+            # whose recovery was the demote itself
+            if task in ("start", "stop", "promote", "migrate_from") or (
+                    task == "demote" and self.rsc.on_fail.get(self.uname) == "demote"):
                 self.failed = False
             if task in ("start", "migrate_from"):
                 self.last_start = op

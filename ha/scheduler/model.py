@@ -82,6 +82,8 @@ class Node:
     #: the status section never mentioned it
     unseen: bool = False
     attrs: dict[str, str] = field(default_factory=dict)
+    #: fail counts are named the pre-3.0.13 way (``fail-count-RSC``, no ``#OP_INTERVAL``)
+    legacy_fail_names: bool = False
     #: utilization capacities (``<utilization>`` of the node)
     capacity: dict[str, int] = field(default_factory=dict)
 

@@ -12,7 +12,7 @@ Pacemaker's rules, as kept here:
   each node, plus the scores of what its Promoted role is colocated with and of what
   is colocated with its Promoted role, see ``colocated``) give the sort order;
   instances are promoted in that order (ties: the one promoted now, the higher
-  priority, the active one, the lower instance number) until ``promoted-max``, at
+  priority, the active one, the one not failed, the lower instance number) until ``promoted-max``, at
   most ``promoted-node-max`` per node, only with a priority of 0 or more, on a node
   that can run resources; an instance the cluster may not touch stays promoted; a
   cloned group's members take the role chosen for their instance.
@@ -66,10 +66,11 @@ class RoleChooser:
                 sort_index[rsc.id] = clone_weights.get(rsc.assigned, 0)
         current = {"Promoted": 2, "Unpromoted": 1, "Started": 1}
 
-        def key(r: Resource) -> tuple[int, int, int, int, int]:
+        def key(r: Resource) -> tuple[int, int, int, int, bool, int]:
             roles = _roles(units[r.id])
+            failed = any(m.failed.get(u, False) for m in units[r.id] for u in m.running)
             return (-sort_index[r.id], -max((current.get(v, 0) for v in roles), default=0),
-                    -r.promotion, 0 if roles else 1, clone.instances.index(r.id))
+                    -r.promotion, 0 if roles else 1, failed, clone.instances.index(r.id))
 
         promoted = 0
         per_node: dict[str, int] = {}

@@ -194,6 +194,14 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_co
     return out, groups, clones
 
 
+def _feature_set(text: str | None) -> tuple[int, ...]:
+    """A CIB's ``crm_feature_set`` as numbers (none: older than any)."""
+    try:
+        return tuple(int(p) for p in (text or "").split("."))
+    except ValueError:
+        return ()
+
+
 def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
     """Everything the scheduler needs from the CIB, attribute-set rules judged at ``now``."""
     options = unpack_options(root, now)
@@ -203,6 +211,9 @@ def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
     stonith = is_pcmk_true(options.get("stonith-enabled", "true"))
     nodes = unpack_nodes(root, stonith and is_pcmk_true(options.get("startup-fencing", "true")),
                          now)
+    legacy = _feature_set(root.get("crm_feature_set")) < (3, 0, 13)
+    for node in nodes:
+        node.legacy_fail_names = legacy
     resources, groups, clones = unpack_resources(root, rsc_defaults, len(nodes), now)
     cluster = Cluster(nodes=nodes, resources=resources, options=options,
                       rsc_defaults=rsc_defaults, groups=groups, clones=clones,

@@ -144,3 +144,32 @@ def test_a_cloned_group_is_promoted_by_the_sum_of_its_members_scores() -> None:
     assert summary(root) == [("Promote", "A:0", "Stopped -> Promoted node1", ""),
                              ("Promote", "B:0", "Stopped -> Promoted node1", ""),
                              ("Start", "A:1", "node2", ""), ("Start", "B:1", "node2", "")]
+
+
+def test_an_instance_numbered_fail_count_bans_every_instance_of_an_anonymous_clone() -> None:
+    # the promoted instance may not stay on node1: a new instance starts on node2
+    # and is promoted there (no instance "moves")
+    fails = nv("fail-count-S:0#monitor_10000", "1")
+    root = cib(["node1", "node2"], promotable(nv("migration-threshold", "1")), "",
+               two_nodes(running(promoted=True)).replace(
+                   '<instance_attributes id="ti1">', f'<instance_attributes id="ti1">{fails}'))
+    assert summary(root) == [("Stop", "S:0", "Promoted node1", "node availability"),
+                             ("Start", "S:1", "node2", "")]
+
+
+def test_a_failed_instance_is_promoted_after_one_that_did_not_fail() -> None:
+    failed = history("S", op("S", "monitor", 7, 1), op("S", "start", 0, 2),
+                     op("S", "monitor", 1, 3, interval=10000))
+    root = transient_cib(failed, running(), score(5), score(5))
+    assert summary(root) == [("Recover", "S:0", "Unpromoted node1", ""),
+                             ("Promote", "S:1", "Unpromoted -> Promoted node2", "")]
+
+
+def test_a_fail_count_without_its_operation_is_not_counted_in_a_recent_cib() -> None:
+    # feature set 3.0.13 and later name fail counts fail-count-RSC#OP_INTERVAL only
+    fails = nv("fail-count-S", "1")
+    root = cib(["node1", "node2"], promotable(nv("migration-threshold", "1")), "",
+               two_nodes(running(promoted=True)).replace(
+                   '<instance_attributes id="ti1">', f'<instance_attributes id="ti1">{fails}'))
+    assert summary(root) == [("Demote", "S:0", "Promoted -> Unpromoted node1", ""),
+                             ("Start", "S:1", "node2", "")]
