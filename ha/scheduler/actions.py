@@ -75,8 +75,8 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
                        stop_reason(no_quorum, c, sit, rsc.id)) for c in current]
     if rsc.unrunnable is not None:
         why = f"{rsc.unrunnable_verb} {rsc.unrunnable}".strip()
-        if not current:  # a clone instance's blocked start is not listed
-            if dest is None or rsc.clone is not None:
+        if not current:  # a start it may not even try is not listed
+            if dest is None or not why:
                 return []
             return [Change("Start", rsc.id, dest, f"{why} (blocked)")]
         return [Change("Stop", rsc.id, _details(rsc, c, None), why) for c in current]

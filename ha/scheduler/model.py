@@ -158,7 +158,8 @@ class Resource:
     #: in the status section only: no longer configured, so it is stopped
     orphan: bool = False
     #: the action ("rsc start", "group running") whose being unrunnable makes this
-    #: one's start unrunnable
+    #: one's start unrunnable; "" when it may not run there at all, for no reason
+    #: the summary gives (an interleaved instance with no counterpart on its node)
     unrunnable: str | None = None
     #: how the summary words that: "unrunnable", or "required" when the first
     #: action was made mandatory before it became unrunnable (it was stopping)

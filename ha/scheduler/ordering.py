@@ -124,7 +124,8 @@ def _order_instances(o: Ordering, firsts: list[Resource], thens: list[Resource])
         if not then.managed or then.blocked or then.assigned is None \
                 or then.unrunnable is not None:
             continue
-        first = next((f for f in firsts if f.assigned == then.assigned), None)
+        first = next((f for f in firsts
+                      if f.assigned == then.assigned and f.unrunnable != ""), None)
         stays = not then.migrating and not starts(then)
         if first is None or not _can_start(first):
             if o.kind != "Mandatory" or (then.running and not o.symmetrical):

@@ -111,3 +111,10 @@ def test_an_interleaved_instance_without_a_counterpart_on_its_node_stops() -> No
                '<rsc_order id="ord" first="A-clone" then="B-clone"/>'
                '<rsc_location id="ban" rsc="A-clone" node="node2" score="-INFINITY"/>', status)
     assert summary(root) == [("Stop", "B:1", "node2", "")]
+
+
+def test_a_clone_instance_start_blocked_by_an_ordering_is_listed() -> None:
+    clone = '<clone id="B-clone"><meta_attributes id="bc-m"/>' + prim("B") + "</clone>"
+    root = cib(["node1"], prim("A", STOPPED) + clone,
+               '<rsc_order id="ord" first="A" then="B-clone"/>', node_state("node1", "1"))
+    assert summary(root) == [("Start", "B:0", "node1", "unrunnable A start (blocked)")]
