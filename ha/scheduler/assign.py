@@ -236,8 +236,7 @@ class Assigner:
             if rsc.assigned is not None:
                 per_node[rsc.assigned] = per_node.get(rsc.assigned, 0) + 1
         if clone.promotable:
-            RoleChooser(self.cluster, clone, self.placed_role, self.scores,
-                        self.clone_weights(instances)).choose()
+            RoleChooser(self.cluster, clone, self.placed_role, self.scores).choose()
 
     def _revert_roles(self, rsc: Resource, capped: dict[str, int], per_node: dict[str, int],
                       node_max: int) -> dict[str, int]:
@@ -248,21 +247,6 @@ class Assigner:
                 if after.get(u) != score and per_node.get(u, 0) < node_max:
                     out[u] = score
         return out
-
-    def clone_weights(self, instances: list[Resource]) -> dict[str, int]:
-        """A clone's own node scores: its location constraints, plus the positive
-        preferences of what is colocated with it."""
-        cl = self.cluster
-        if not instances:
-            return {}
-        first = instances[0]
-        symmetric = cl.options.get("symmetric-cluster", "true").lower() in (
-            "true", "yes", "on", "1", "y")
-        weights = {n.uname: 0 for n in cl.nodes} if symmetric else {}
-        for rid, uname, score in cl.locations:
-            if rid == first.id and cl.node(uname) is not None:
-                weights[uname] = add_scores(weights.get(uname, 0), score)
-        return self._merge_dependents(first, weights, {first.id})
 
     def _merge_dependents(self, rsc: Resource, weights: dict[str, int],
                           seen: set[str]) -> dict[str, int]:

@@ -41,10 +41,8 @@ class RoleChooser:
     """Chooses the instances of one promotable clone to promote (their ``next_role``)."""
 
     def __init__(self, cluster: Cluster, clone: Clone, placed_role: object,
-                 final_scores: dict[str, dict[str, int]],
-                 clone_weights: dict[str, int]) -> None:
+                 final_scores: dict[str, dict[str, int]]) -> None:
         self.cluster, self.clone = cluster, clone
-        self.base_weights = clone_weights
         #: callable(rid, role) -> nodes where rid (a clone) has instances in that role
         self.placed_role = placed_role
         self.final_scores = final_scores
@@ -109,8 +107,8 @@ class RoleChooser:
         role is colocated with, and of what is colocated with the Promoted role."""
         cl = self.cluster
         first = instances[0].id if instances else ""
-        weights = dict(self.base_weights)
         merging = frozenset([self.clone.id, *self.clone.instances])  # loops end here
+        weights = self._own_weights(instances, merging)
         for rsc in instances:
             if rsc.promotion >= 0 and rsc.assigned in weights:
                 weights[rsc.assigned] = add_scores(weights[rsc.assigned], rsc.promotion)
@@ -126,6 +124,24 @@ class RoleChooser:
                                                c.score / INFINITY, True, True, merging)
         if self.clone.id in cl.no_promotion:
             weights = {u: -INFINITY for u in weights}
+        return weights
+
+    def _own_weights(self, instances: list[Resource], merging: frozenset[str]
+                     ) -> dict[str, int]:
+        """The clone's node scores as it was placed: its location constraints, plus
+        (never turning a node negative) the scores of what is colocated with it."""
+        cl = self.cluster
+        symmetric = cl.options.get("symmetric-cluster", "true").lower() in (
+            "true", "yes", "on", "1", "y")
+        weights = {n.uname: 0 for n in cl.nodes} if symmetric else {}
+        first = instances[0].id if instances else ""
+        for rid, uname, score in cl.locations:
+            if rid == first and cl.node(uname) is not None:
+                weights[uname] = add_scores(weights.get(uname, 0), score)
+        for c in cl.colocations:
+            if c.primary == self.clone.id and self._first_of_its_clone(c.dependent):
+                weights = add_colocated_scores(cl, self.scores_of, c.dependent, weights,
+                                               c.score / INFINITY, True, True, merging)
         return weights
 
     def _first_of_its_clone(self, rid: str) -> bool:
