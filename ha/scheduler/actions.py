@@ -99,6 +99,8 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
     if len(current) == 1 and dest not in current and waits_for is not None:
         return [Change("Stop", rsc.id, _details(rsc, current[0], None),
                        f"unrunnable {waits_for} stop (blocked)")]
+    if rsc.migrating and rsc.partial_migration is not None:  # only migrate_from is left
+        return [Change("Migrate", rsc.id, _details(rsc, rsc.partial_migration[0], dest))]
     if len(current) > 1:  # multiple-active: stopped everywhere, started on dest
         failed = any(rsc.failed.get(c) and c not in rsc.failure_ignored for c in current)
         verb = "Recover" if failed else "Restart" if dest == current[0] else "Move"

@@ -101,8 +101,10 @@ def on_fail(rsc: Resource, task: str, interval_ms: int, stonith: bool) -> str:
 
 
 def _success_role(task: str, rc: int, role: str | None) -> str | None:
-    if task in ("stop", "migrate_to"):
+    if task == "stop":
         return None
+    if task == "migrate_to":  # still active here until the migration completes
+        return role or "Started"
     if rc == OCF_NOT_RUNNING:
         return None
     if rc == OCF_RUNNING_PROMOTED or task == "promote":

@@ -6,7 +6,8 @@ Pacemaker's rules kept here:
 - a resource may migrate when its ``allow-migrate`` meta attribute is true, it is
   managed, not failed and not blocked, active on exactly one node, that node and the
   node it was assigned to are both clean, and it is moving between them (not being
-  stopped, not a clone instance);
+  stopped, not a clone instance); a partial migration (``migration_history``)
+  continues when the resource is still to go to its target;
 - a migration is given up when something it is ordered after must really stop first:
   for a mandatory, symmetrical ``first then`` ordering, the reverse ordering (stop
   ``then`` before ``first``) makes ``then``'s stop as little migratable as
@@ -28,7 +29,13 @@ def can_migrate(cluster: Cluster, rsc: Resource) -> bool:
         return False
     if not rsc.managed or rsc.blocked or rsc.stopping or rsc.fatal:
         return False
-    if len(rsc.running) != 1 or any(rsc.failed.values()) or rsc.start_pending:
+    if any(rsc.failed.values()) or rsc.start_pending:
+        return False
+    if rsc.partial_migration is not None:  # it continues only to the same target
+        source, target = rsc.partial_migration
+        return (rsc.assigned == target and set(rsc.running) == {source, target}
+                and rsc.unrunnable is None)
+    if len(rsc.running) != 1:
         return False
     (current,) = rsc.running
     dest = rsc.assigned

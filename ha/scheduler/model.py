@@ -172,6 +172,8 @@ class Resource:
     migrating: bool = False
     #: why a move that could have migrated is a stop and start instead
     move_reason: str = ""
+    #: a migration begun (migrate_to done) but not finished: (source, target)
+    partial_migration: tuple[str, str] | None = None
     #: a start is in flight (recorded pending)
     start_pending: bool = False
     #: the group this primitive is a member of

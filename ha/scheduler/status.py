@@ -17,6 +17,7 @@ from ha.scheduler.clones import history_owner, siblings
 from ha.scheduler.digests import config_change, params_digest  # noqa: F401 (re-exported)
 from ha.scheduler.expiry import effective_fail_count, op_expiry
 from ha.scheduler.history import History
+from ha.scheduler.migration_history import apply_migration_history
 from ha.scheduler.model import Cluster, Node, Resource, add_scores, parse_score
 from ha.scheduler.nodestate import can_fence, fence_node
 
@@ -144,4 +145,5 @@ def unpack_status(root: etree._Element, cluster: Cluster) -> None:
             continue
         for lr in ns.findall("lrm/lrm_resources/lrm_resource"):
             _replay_node(cluster, node, lr, stonith, agent_changed, known, bundles)
+    apply_migration_history(root, cluster)
     _after_history(cluster, agent_changed)

@@ -58,3 +58,29 @@ def test_after_a_first_moving_by_stop_and_start_it_cannot_migrate() -> None:
                two_nodes(history("A", op("A", "start")) + history("B", op("B", "start"))))
     assert summary(root) == [("Move", "A", "node1 -> node2", ""),
                              ("Move", "B", "node1 -> node2", "unrunnable A stop")]
+
+
+def migrate_op(task: str, call: int, rc: int = 0) -> str:
+    return op("A", task, rc=rc, call=call).replace(
+        "/>", f' migrate_source="node1" migrate_target="node2" last-rc-change="{1000 + call}"/>')
+
+
+def test_a_partial_migration_to_the_same_target_continues() -> None:
+    lrm1 = history("A", op("A", "start", call=2), migrate_op("migrate_to", 3))
+    lrm2 = history("A", op("A", "monitor", rc=7, call=1))
+    root = cib(["node1", "node2"], prim("A", MIGRATE), ban("A", "node1"), two_nodes(lrm1, lrm2))
+    assert summary(root) == [("Migrate", "A", "node1 -> node2", "")]
+
+
+def test_a_finished_migration_leaves_it_only_on_the_target() -> None:
+    lrm1 = history("A", op("A", "start", call=2), migrate_op("migrate_to", 3))
+    lrm2 = history("A", op("A", "monitor", rc=7, call=1), migrate_op("migrate_from", 4))
+    root = cib(["node1", "node2"], prim("A", MIGRATE), ban("A", "node1"), two_nodes(lrm1, lrm2))
+    assert summary(root) == []
+
+
+def test_a_failed_migrate_from_recovers_it() -> None:
+    lrm1 = history("A", op("A", "start", call=2), migrate_op("migrate_to", 3))
+    lrm2 = history("A", op("A", "monitor", rc=7, call=1), migrate_op("migrate_from", 4, rc=1))
+    root = cib(["node1", "node2"], prim("A", MIGRATE), ban("A", "node1"), two_nodes(lrm1, lrm2))
+    assert summary(root) == [("Recover", "A", "node2", "")]
