@@ -5,13 +5,12 @@ Otherwise, for the resource (each instance of a clone):
 
 - if the ticket was revoked while it runs: loss-policy ``stop`` stops it;
   ``demote`` stops it unless the constraint is for the Promoted role (then it is
-  only demoted); ``fence`` (stop without stonith) stops it, if the role matches;
+  only demoted); ``fence`` (stop without stonith) fences the nodes it runs on, if
+  the role matches;
   ``freeze`` leaves it as it is, if the role matches (its current role);
 - not granted and not running, or granted but on standby: it may not start,
   unless the constraint is for the Promoted role with a policy other than stop;
 - a constraint for the Promoted role keeps every instance from being promoted.
-
-Fencing the nodes of a resource whose ``fence`` ticket is lost is not done yet.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.model import Cluster, canonical_role
+from ha.scheduler.nodestate import fence_node
 
 
 def _state(root: etree._Element, ticket: str) -> tuple[bool, bool]:
@@ -66,6 +66,11 @@ def _ticket(cluster: Cluster, rid: str, role: str | None, policy: str, granted: 
             if policy == "stop" or (policy == "demote" and not promoted) \
                     or (policy == "fence" and matches):
                 rsc.fatal = True
+            if policy == "fence" and matches:  # the nodes it runs on are fenced
+                for uname in rsc.running:
+                    node = cluster.node(uname)
+                    if node is not None:
+                        fence_node(cluster, node, "deadman ticket was lost")
             elif policy == "freeze" and matches:
                 rsc.managed = False
         elif not promoted or policy == "stop":
