@@ -325,6 +325,8 @@ class Cluster:
     #: secrets in the CIB may be masked, as in the CIBs simulations read (Pacemaker's
     #: "sanitized" mode): a parameter change only in secrets is not acted on
     secrets_masked: bool = True
+    #: some resource provides or requires unfencing
+    unfencing: bool = False
     #: a fencing device (or watchdog self-fencing) is configured
     fencing_device: bool = True
     #: the partition had quorum (``have-quorum``), and its ``no-quorum-policy``

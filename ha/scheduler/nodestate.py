@@ -31,6 +31,7 @@ from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.model import Change, Cluster, Node
+from ha.scheduler.unfencing import unfence_ops
 
 
 def _true(value: str | None) -> bool:
@@ -123,18 +124,26 @@ def can_fence(cluster: Cluster, node: Node) -> bool:
 
 
 def fenced(cluster: Cluster) -> list[Node]:
-    """The unclean nodes that will be fenced, in the order their Fence lines are listed."""
+    """The unclean nodes that will be fenced, in the order they were found unclean."""
     if not any(r.managed and not r.blocked for r in cluster.resources):
         return []
     order = list(cluster.fence_order)
     order += [n.uname for n in cluster.nodes if n.unclean and n.uname not in order]
-    nodes = [n for u in reversed(order) if (n := cluster.node(u)) is not None]
+    nodes = [n for u in order if (n := cluster.node(u)) is not None]
     return [n for n in nodes if n.unclean and can_fence(cluster, n)]
 
 
 def fence_lines(cluster: Cluster) -> list[Change]:
-    """One Fence line per fenced node (``stonith-action``, reboot by default)."""
+    """The Fence lines, newest first: nodes fenced (``stonith-action``, reboot by
+    default) and nodes unfenced ("on", ``unfencing``)."""
     action = cluster.options.get("stonith-action", "reboot")
     action = "off" if action == "poweroff" else action
-    return [Change("Fence", n.uname, action, n.unclean_reason or "node is unclean")
-            for n in fenced(cluster)]
+    shot = fenced(cluster)
+    found = [Change("Fence", n.uname, action, n.unclean_reason or "node is unclean")
+             for n in shot if n.uname in cluster.fence_order]
+    unseen = [Change("Fence", n.uname, action, n.unclean_reason or "node is unclean")
+              for n in shot if n.uname not in cluster.fence_order]
+    on = [Change("Fence", op.node, "on", op.reason) for op in unfence_ops(cluster)
+          if op.reason is not None and (n := cluster.node(op.node)) is not None
+          and can_fence(cluster, n)]
+    return list(reversed(found + on + unseen))

@@ -21,6 +21,7 @@ from ha.scheduler.nodestate import fence_node, has_fencing_device, judge_node_st
 from ha.scheduler.promotion_scores import mark_unpromoted
 from ha.scheduler.rules import attribute_sets
 from ha.scheduler.status import unpack_status
+from ha.scheduler.unfencing import unfencing_enabled
 from ha.scheduler.utilization import amount
 
 
@@ -221,6 +222,7 @@ def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
                                            "meta_attributes", now), now=now,
                       stonith_enabled=stonith, quorate=quorate(root),
                       fencing_device=has_fencing_device(root, options),
+                      unfencing=unfencing_enabled(root),
                       no_quorum_policy=no_quorum_policy(root, options, stonith))
     unpack_node_states(root, cluster)
     for t in root.findall("configuration/resources/template"):

@@ -163,3 +163,17 @@ def test_a_stop_failed_for_good_where_fencing_is_impossible_blocks_the_resource(
     root = fencing_cib(["node1", "node2"], prim("A"),
                        _gone("node1", "1", lrm) + node_state("node2", "2"), quorum=False)
     assert summary(root) == [("Start", "fence", "node2", "no quorum (blocked)")]
+
+
+def test_nodes_never_unfenced_are_unfenced_before_the_device_is_probed() -> None:
+    root = fencing_cib(["node1", "node2", "node3"], prim("A"),
+                       node_state("node1", "1") + node_state("node2", "2")
+                       + node_state("node3", "3", transient=nv("#node-unfenced", "1234")))
+    device = next(p for p in root.iter("primitive") if p.get("id") == "fence")
+    device.append(etree.fromstring('<meta_attributes id="fm">'
+                                   '<nvpair id="fp" name="provides" value="unfencing"/>'
+                                   '</meta_attributes>'))
+    assert summary(root) == [("Fence", "node2", "on", "required by fence monitor"),
+                             ("Fence", "node1", "on", "required by fence monitor"),
+                             ("Start", "fence", "node1", ""),
+                             ("Start", "A", "node2", "")]
