@@ -189,11 +189,7 @@ def _set_members(cluster: Cluster, rset: etree._Element) -> list[str]:
     out: list[str] = []
     for ref in rset.iterfind("resource_ref"):
         rid = ref.get("id", "")
-        if rid in cluster.templates and not (rid in cluster.groups or rid in cluster.clones
-                                             or cluster.resource(rid)):
-            out += cluster.templates[rid]
-        elif _known(cluster, rid):
-            out.append(rid)
+        out += [r for r in _expand(cluster, rid) if _known(cluster, r)]
     return out
 
 
@@ -227,6 +223,14 @@ def colocation_sets(el: etree._Element, cluster: Cluster) -> None:
         for dep in deps:
             for prim in prims:
                 _colocate(cluster, cid, dep, prim, score, _set_role(s1), _set_role(s2))
+
+
+def _expand(cluster: Cluster, rid: str) -> list[str]:
+    """A template's or tag's resources; any other resource as itself."""
+    if rid in cluster.templates and not (rid in cluster.groups or rid in cluster.clones
+                                         or cluster.resource(rid)):
+        return cluster.templates[rid]
+    return [rid]
 
 
 def _set_role(rset: etree._Element) -> str | None:
@@ -290,15 +294,19 @@ def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
         dep, prim = el.get("rsc"), el.get("with-rsc")
         if dep is None or prim is None:
             continue
-        if (el.get("rsc-role") or el.get("with-rsc-role")) and (
-                dep in cluster.templates or prim in cluster.templates):
-            continue  # these become resource sets with a role, not modelled yet
         roles = [canonical_role(el.get(a)) for a in ("rsc-role", "with-rsc-role")]
         dep_role, prim_role = (None if r == "Started" else r for r in roles)
         if not _known(cluster, dep) or not _known(cluster, prim):
             continue
-        _colocate(cluster, el.get("id", ""), dep, prim, parse_score(el.get("score")),
-                  dep_role, prim_role)
+        # a template or tag stands for a set of its resources, not sequential: each
+        # of them is placed with (or is a primary for) the other side; two of them
+        # cannot be colocated (the constraint is ignored)
+        if _expand(cluster, dep) != [dep] and _expand(cluster, prim) != [prim]:
+            continue
+        for d in _expand(cluster, dep):
+            for p in _expand(cluster, prim):
+                _colocate(cluster, el.get("id", ""), d, p, parse_score(el.get("score")),
+                          dep_role, prim_role)
 
 
 def _order_kind(el: etree._Element) -> str:

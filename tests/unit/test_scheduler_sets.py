@@ -52,3 +52,23 @@ def test_a_template_in_a_set_stands_for_its_resources() -> None:
              '<rsc_location id="l" rsc="A" node="node2" score="100"/>')
     root = cib(["node1", "node2"], resources, coloc, NODES)
     assert starts(root) == {"A": "node2", "t1": "node2", "t2": "node2"}
+
+
+TEMPLATES = ('<template id="T" class="ocf" provider="pacemaker" type="Dummy"/>'
+             '<template id="U" class="ocf" provider="pacemaker" type="Dummy"/>'
+             '<primitive id="t1" template="T"/><primitive id="t2" template="T"/>'
+             '<primitive id="u1" template="U"/>')
+
+
+def test_a_template_placed_with_a_resource_places_each_of_its_resources() -> None:
+    coloc = ('<rsc_colocation id="c" rsc="T" with-rsc="u1" rsc-role="Started" '
+             'score="INFINITY"/><rsc_location id="l" rsc="u1" node="node2" score="100"/>')
+    root = cib(["node1", "node2"], TEMPLATES, coloc, NODES)
+    assert starts(root) == {"t1": "node2", "t2": "node2", "u1": "node2"}
+
+
+def test_two_templates_cannot_be_colocated() -> None:
+    coloc = ('<rsc_colocation id="c" rsc="T" with-rsc="U" score="INFINITY"/>'
+             '<rsc_location id="l" rsc="u1" node="node2" score="100"/>')
+    root = cib(["node1", "node2"], TEMPLATES, coloc, NODES)
+    assert starts(root) == {"t1": "node1", "t2": "node2", "u1": "node2"}
