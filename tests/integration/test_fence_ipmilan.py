@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,20 @@ def test_reboot_replaces_the_node_process(bmc: VirtualBMC) -> None:
     assert after is not None and after != before
     assert not alive(before) and alive(after)
     assert bmc.power_log() == ["set power 0", "set power 1"]
+
+
+def test_method_cycle_goes_through_the_bmcs_own_power_cycle(bmc: VirtualBMC) -> None:
+    """method=cycle sends Chassis Control "power cycle": ipmi_sim powers off at once
+    and on again from its own one-second timer, after the agent has returned."""
+    before = bmc.node_pid()
+    r = fence(bmc, "reboot", method="cycle")
+    assert r.rc == 0, r
+    deadline = time.monotonic() + 15
+    while len(bmc.boots()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bmc.power_log() == ["set power 0", "set power 1"]
+    after = bmc.node_pid()
+    assert before is not None and after is not None and after != before and not alive(before)
 
 
 def test_off_of_a_node_already_off_succeeds_without_power_request(bmc: VirtualBMC) -> None:
