@@ -209,6 +209,9 @@ class Assigner:
             node = self.cluster.node(uname)
             capped = {u: (-INFINITY if per_node.get(u, 0) >= clone.node_max else score)
                       for u, score in unpromoted[rsc.id].items()}
+            if self.capacity.active:  # it stays only where its utilization still fits
+                unplaced = {r.id for r in self.cluster.resources if r.id not in self.scores}
+                capped, _ = self.capacity.limit(rsc, capped, unplaced)
             w = capped.get(uname, -INFINITY)
             best = max((score for u, score in capped.items()
                         if (n := self.cluster.node(u)) is not None and n.can_run),

@@ -86,8 +86,11 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
             rsc.clone_name = lr.get("id", "")
         rsc.running[node.uname] = history.role
         rsc.failed[node.uname] = history.failed
-        if node.maintenance or (node.online and not node.unclean and not node.standby
-                                and not node.shutdown):
+        # a history is checked for the instance it was found under (an anonymous
+        # clone's entry under another instance's number, for that instance)
+        same_instance = lr.get("id", "") in (rsc.id, rsc.history_id, rsc.clone_name)
+        if same_instance and (node.maintenance or (
+                node.online and not node.unclean and not node.standby and not node.shutdown)):
             change = config_change(rsc, ops, cluster.op_defaults, cluster.secrets_masked)
             if change == "restart":
                 rsc.changed_on.add(node.uname)

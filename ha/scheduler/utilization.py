@@ -130,10 +130,12 @@ class Capacity:
         return cmp_to_key(cmp)
 
     def sorted_nodes(self) -> list[Node]:
-        """All nodes in the order resources are compared on (equal scores of 0)."""
+        """All nodes in the order resources are compared on: nodes that cannot run
+        resources last, the others as equal scores of 0 are."""
         load = {n.uname: 0 for n in self.cluster.nodes}
         key = self.tie_key(load)
-        return sorted(self.cluster.nodes, key=lambda n: (key(n.uname), n.uname.encode()))
+        return sorted(self.cluster.nodes,
+                      key=lambda n: (not n.can_run, key(n.uname), n.uname.encode()))
 
 
 def _unit(rsc: Resource) -> str:
