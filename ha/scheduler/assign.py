@@ -260,6 +260,8 @@ class Assigner:
         for c in cl.colocations:
             if c.primary not in (rsc.id, rsc.clone) or c.dependent in seen:
                 continue
+            if c.primary == rsc.clone and c.score >= 0 and not self._all_colocations(rsc.clone):
+                continue  # a clone on every node passes only bans on to its instances
             dep = cl.resource(c.dependent)
             assert dep is not None
             if dep.id not in self._combined:  # memoised: chains of clones fan out
@@ -272,6 +274,13 @@ class Assigner:
             if _usable(cl, merged):
                 weights = merged
         return weights
+
+    def _all_colocations(self, cid: str) -> bool:
+        """Whether a clone's instances take all of its colocations: only when it has
+        fewer instances than nodes that can run them (else only the mandatory ones
+        and bans of the clone as dependent, and bans from what depends on it)."""
+        clone = self.cluster.clones[cid]
+        return len(clone.instances) < sum(n.can_run for n in self.cluster.nodes)
 
     @staticmethod
     def _apply_primary(weights: dict[str, int], where: set[str], score: int) -> dict[str, int]:

@@ -60,7 +60,7 @@ def _member_score(cluster: Cluster, clone: Clone, rsc: Resource, uname: str,
     node = cluster.node(uname)
     if node is None or not _score_applies(cluster, clone, rsc, uname, allowed):
         return None
-    value = node.attrs.get(f"master-{rsc.clone_name or rsc.history_id or rsc.id}")
+    value = node.attrs.get(f"master-{rsc.clone_name or rsc.id}")
     if value is None and not clone.unique:
         value = node.attrs.get(f"master-{rsc.id.rsplit(':', 1)[0]}")
     return None if value is None else parse_score(value)

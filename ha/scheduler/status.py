@@ -81,9 +81,10 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
     history.fenceable = can_fence(cluster, node)
     history.expired = op_expiry(rsc, node, rsc.history_id or rsc.id, cluster.now)
     history.replay(ops)
+    if rsc.clone is not None and lr.get("id", "") != rsc.history_id and (
+            history.role is not None or (rsc.clone_name is None and node.uname not in rsc.running)):
+        rsc.clone_name = lr.get("id", "")  # the name it is known by (an active one wins)
     if history.role is not None:
-        if rsc.clone is not None and lr.get("id", "") != rsc.history_id:
-            rsc.clone_name = lr.get("id", "")
         rsc.running[node.uname] = history.role
         rsc.failed[node.uname] = history.failed
         # a history is checked for the instance it was found under (an anonymous
