@@ -20,6 +20,8 @@ from ha.scheduler.history import History
 from ha.scheduler.migration_history import apply_migration_history
 from ha.scheduler.model import Cluster, Node, Resource, add_scores, parse_score
 from ha.scheduler.nodestate import can_fence, fence_node
+from ha.scheduler.shutdownlock import enabled as shutdown_locks
+from ha.scheduler.shutdownlock import lock_from_history
 
 
 def fail_count(node: Node, rid: str) -> int:
@@ -73,8 +75,9 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
     if ops:
         for sibling in _clone_siblings(cluster, rsc):
             sibling.known_on.add(node.uname)
-    if not node.online and not stonith:
-        return  # without fencing, a node that is down runs nothing
+    lock_from_history(cluster, rsc, node, lr)
+    if not node.online and not stonith and not shutdown_locks(cluster):
+        return  # without fencing (or shutdown locks), a node that is down runs nothing
     if (lr.get("class"), lr.get("type")) != (rsc.cls, rsc.type):
         agent_changed.add((rsc.history_id or rsc.id, node.uname))  # failures cleared
     history = History(rsc, node.uname, stonith)

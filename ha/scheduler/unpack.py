@@ -20,6 +20,7 @@ from ha.scheduler.model import Clone, Cluster, Node, Op, Resource, parse_score
 from ha.scheduler.nodestate import fence_node, has_fencing_device, judge_node_state
 from ha.scheduler.promotion_scores import mark_unpromoted
 from ha.scheduler.rules import attribute_sets
+from ha.scheduler.shutdownlock import apply_shutdown_locks
 from ha.scheduler.status import unpack_status
 from ha.scheduler.unfencing import unfencing_enabled
 from ha.scheduler.utilization import amount
@@ -234,6 +235,7 @@ def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
             m for ref in tag.iterfind("obj_ref") for m in cluster.members(ref.get("id", ""))]
     unpack_status(root, cluster)
     mark_unpromoted(cluster)
+    apply_shutdown_locks(cluster)
     if stonith and not cluster.fencing_device:  # nothing may be touched without fencing
         for rsc in cluster.resources:
             rsc.managed = False

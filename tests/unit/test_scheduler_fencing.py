@@ -177,3 +177,13 @@ def test_nodes_never_unfenced_are_unfenced_before_the_device_is_probed() -> None
                              ("Fence", "node1", "on", "required by fence monitor"),
                              ("Start", "fence", "node1", ""),
                              ("Start", "A", "node2", "")]
+
+
+def test_a_shutdown_lock_keeps_a_resource_with_its_node() -> None:
+    status = (node_state("node1", "1", history("A", op("A", "start")),
+                         transient=nv("shutdown", "1578347951"))
+              + node_state("node2", "2"))
+    root = cib(["node1", "node2"], prim("A"), status=status, props=nv("shutdown-lock", "true"))
+    assert summary(root) == [("Stop", "A", "node1", "node availability")]
+    unlocked = cib(["node1", "node2"], prim("A"), status=status)
+    assert summary(unlocked) == [("Move", "A", "node1 -> node2", "")]
