@@ -16,7 +16,7 @@ Both spread along chains of orderings, so they are applied until nothing changes
 from __future__ import annotations
 
 from ha.cib.schema_data import is_pcmk_true
-from ha.scheduler.model import Cluster, Ordering, Resource
+from ha.scheduler.model import INFINITY, Cluster, Ordering, Resource
 
 
 def starts(rsc: Resource) -> bool:
@@ -53,7 +53,7 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
     start when any instance can, a clone as ``then`` is every instance."""
     changed = True
     while changed:
-        changed = False
+        changed = _block_colocated(cluster)
         for o in cluster.orderings:
             if o.kind not in ("Mandatory", "Optional") \
                     or (o.first_action, o.then_action) != ("start", "start"):
@@ -139,4 +139,27 @@ def _order_instances(o: Ordering, firsts: list[Resource], thens: list[Resource])
                 and then.assigned in then.running:
             then.required = f"{first.id} start"
             changed = True
+    return changed
+
+
+def _block_colocated(cluster: Cluster) -> bool:
+    """A primary placed but unable to start (every instance, for a clone) keeps what
+    is colocated with it for good (INFINITY) from starting: it stays stopped, or
+    stops, "due to colocation with" the primary."""
+    changed = False
+    for c in cluster.colocations:
+        if c.score < INFINITY or c.dependent_role == "Promoted" or c.primary_role is not None:
+            continue
+        primaries = [r for m in cluster.members(c.primary) if (r := cluster.resource(m))]
+        if not primaries or not all(p.assigned is not None and p.unrunnable is not None
+                                    and p.managed for p in primaries):
+            continue
+        dep = cluster.resource(c.dependent)
+        if dep is None or not dep.managed or dep.blocked or dep.assigned is None \
+                or dep.unrunnable is not None:
+            continue
+        if dep.group is not None and dep.group == primaries[0].group:
+            continue  # a group's members follow each other by its ordering instead
+        dep.unrunnable, dep.unrunnable_verb = f"colocation with {c.primary}", ""
+        changed = True
     return changed

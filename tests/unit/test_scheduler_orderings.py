@@ -118,3 +118,14 @@ def test_a_clone_instance_start_blocked_by_an_ordering_is_listed() -> None:
     root = cib(["node1"], prim("A", STOPPED) + clone,
                '<rsc_order id="ord" first="A" then="B-clone"/>', node_state("node1", "1"))
     assert summary(root) == [("Start", "B:0", "node1", "unrunnable A start (blocked)")]
+
+
+def test_what_is_colocated_with_a_primary_that_cannot_start_stops_too() -> None:
+    # B cannot start (ordered after disabled A); C, colocated with B, stops with it
+    root = cib(["node1"], prim("A", STOPPED) + prim("B") + prim("C"),
+               '<rsc_order id="ord" first="A" then="B"/>'
+               '<rsc_colocation id="col" rsc="C" with-rsc="B" score="INFINITY"/>',
+               running("A", "B", "C"))
+    assert summary(root) == [("Stop", "A", "node1", "node availability"),
+                             ("Stop", "B", "node1", "required A start"),
+                             ("Stop", "C", "node1", "colocation with B")]
