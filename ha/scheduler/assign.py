@@ -19,6 +19,7 @@ Rules kept (Pacemaker's, for primitives):
 
 from __future__ import annotations
 
+from ha.scheduler.colocated import scaled
 from ha.scheduler.model import INFINITY, Cluster, Colocation, Resource, add_scores
 from ha.scheduler.promotion import RoleChooser
 from ha.scheduler.promotion_scores import add_promotion_scores
@@ -59,7 +60,7 @@ def _merge(weights: dict[str, int], other: dict[str, int], factor: float,
             continue
         if factor < 0 and o <= -INFINITY:
             continue  # a ban on the dependent is no preference for the primary
-        merged[uname] = add_scores(w, int(factor * o))
+        merged[uname] = add_scores(w, scaled(factor, o))
     return merged
 
 

@@ -21,7 +21,8 @@ from ha.scheduler.model import INFINITY, Cluster, add_scores
 _MARK = INFINITY * -100  # a positive node a negative sum would have made negative
 
 
-def _scaled(factor: float, score: int) -> int:
+def scaled(factor: float, score: int) -> int:
+    """``factor`` times ``score``, rounded half away from zero, never rounded to 0."""
     value = factor * score
     rounded = int(value - 0.5) if value < 0 else int(value + 0.5)
     if rounded == 0 and score != 0:
@@ -48,7 +49,7 @@ def add_colocated_scores(cluster: Cluster, scores_of: Callable[[str], dict[str, 
             score = -INFINITY
         if (factor < 0 and score < 0) or mine == _MARK:
             continue
-        new = add_scores(_scaled(factor, score), mine)
+        new = add_scores(scaled(factor, score), mine)
         if nonnegative and new < 0 and mine > 0:
             work[uname] = _MARK
         elif not (nonnegative and new < 0 and mine == 0):

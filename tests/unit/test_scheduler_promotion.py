@@ -173,3 +173,33 @@ def test_a_fail_count_without_its_operation_is_not_counted_in_a_recent_cib() -> 
                    '<instance_attributes id="ti1">', f'<instance_attributes id="ti1">{fails}'))
     assert summary(root) == [("Demote", "S:0", "Promoted -> Unpromoted node1", ""),
                              ("Start", "S:1", "node2", "")]
+
+
+def test_a_lost_fence_ticket_for_the_promoted_role_fences_its_node() -> None:
+    ticket = ('<rsc_ticket id="t" rsc="ms" rsc-role="Master" ticket="tA"'
+              ' loss-policy="fence"/>')
+    root = cib(["node1", "node2"], promotable() + prim("F").replace(
+                   'class="ocf" provider="pacemaker" type="Dummy"', 'class="stonith" type="null"'),
+               ticket, '<tickets><ticket_state id="tA" granted="false"/></tickets>'
+               + two_nodes(running(promoted=True), running()))
+    for option in root.iter("nvpair"):
+        if option.get("name") == "stonith-enabled":
+            option.set("value", "true")
+    assert summary(root) == [("Fence", "node1", "reboot", "deadman ticket was lost"),
+                             ("Stop", "S:0", "Promoted node1", "node availability"),
+                             ("Start", "F", "node2", "")]
+
+
+def test_what_is_colocated_with_a_clone_on_every_node_does_not_draw_its_instances() -> None:
+    # a clone with fewer instances than nodes takes D's preference for node2; one on
+    # every node does not (its instances are placed as if D were not there)
+    def plan(meta: str) -> list[tuple[str, str, str, str]]:
+        clone = ('<clone id="C"><meta_attributes id="C-m">' + meta + '</meta_attributes>'
+                 + prim("X") + '</clone>')
+        cons = ('<rsc_colocation id="c" rsc="D" with-rsc="C" score="100"/>'
+                '<rsc_location id="l" rsc="D" node="node2" score="50"/>')
+        return summary(cib(["node1", "node2"], clone + prim("D"), cons, two_nodes()))
+    assert plan(nv("clone-max", "1")) == [("Start", "X:0", "node2", ""),
+                                          ("Start", "D", "node2", "")]
+    assert plan("") == [("Start", "X:0", "node1", ""), ("Start", "X:1", "node2", ""),
+                        ("Start", "D", "node2", "")]
