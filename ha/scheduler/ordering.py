@@ -85,8 +85,9 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                 if not runnable:
                     if o.kind == "Optional":
                         continue
-                    if then.running and not o.symmetrical:
-                        continue  # only the start is ordered: what runs keeps running
+                    if then.running and not o.symmetrical and then.assigned is not None \
+                            and then.assigned in then.running and not starts(then):
+                        continue  # only the start is ordered: what stays keeps running
                     if then.assigned is None and then.running:
                         continue  # it stops anyway, for want of a node
                     if then.unrunnable is None:
@@ -128,7 +129,8 @@ def _order_instances(o: Ordering, firsts: list[Resource], thens: list[Resource])
                       if f.assigned == then.assigned and f.unrunnable != ""), None)
         stays = not then.migrating and not starts(then)
         if first is None or not _can_start(first):
-            if o.kind != "Mandatory" or (then.running and not o.symmetrical):
+            if o.kind != "Mandatory" or (not o.symmetrical and stays
+                                         and then.assigned in then.running):
                 continue
             then.unrunnable = "" if first is None else f"{first.id} start"
             required = first is not None and stays and _start_required(first, False)

@@ -129,3 +129,18 @@ def test_what_is_colocated_with_a_primary_that_cannot_start_stops_too() -> None:
     assert summary(root) == [("Stop", "A", "node1", "node availability"),
                              ("Stop", "B", "node1", "required A start"),
                              ("Stop", "C", "node1", "colocation with B")]
+
+
+def test_an_asymmetrical_ordering_blocks_a_then_that_must_move() -> None:
+    # B would move off node1 (banned), but A cannot start: B stops
+    root = cib(["node1", "node2"], prim("A", STOPPED) + prim("B"),
+               '<rsc_order id="ord" first="A" then="B" symmetrical="false"/>'
+               '<rsc_location id="ban" rsc="B" node="node1" score="-INFINITY"/>',
+               running("B") + node_state("node2", "2"))
+    assert summary(root) == [("Stop", "B", "node1", "unrunnable A start")]
+
+
+def test_an_asymmetrical_ordering_leaves_a_then_that_stays() -> None:
+    root = cib(["node1"], prim("A", STOPPED) + prim("B"),
+               '<rsc_order id="ord" first="A" then="B" symmetrical="false"/>', running("B"))
+    assert summary(root) == []
