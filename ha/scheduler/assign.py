@@ -144,7 +144,13 @@ class Assigner:
             return out
         if c.primary_role is not None and c.score > 0:
             return weights
-        return self._apply_primary(weights, self._placed(c.primary), c.score)
+        where = self._placed(c.primary)
+        if clone is not None and c.score >= INFINITY:
+            # an instance blocked by a failure (on-fail=block) is nowhere to be with
+            where = {r.assigned for m in clone.instances
+                     if (r := self.cluster.resource(m)) is not None and r.assigned is not None
+                     and not r.blocked}
+        return self._apply_primary(weights, where, c.score)
 
     def placed_role(self, rid: str, role: str | None) -> set[str]:
         """Where the instances of clone ``rid`` that will have ``role`` are placed

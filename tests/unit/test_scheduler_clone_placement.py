@@ -75,3 +75,16 @@ def test_history_beyond_clone_max_is_an_orphan_instance_that_stops() -> None:
               + node_state("node2", "2", history("P", op("P", "start"))))
     root = cib(["node1", "node2"], clone, status=status)
     assert summary(root) == [("Stop", "P:1", "node2", "node availability")]
+
+
+def test_an_instance_blocked_by_a_failure_is_nothing_to_be_placed_with() -> None:
+    clone = ('<clone id="C"><meta_attributes id="C-m"/>'
+             '<primitive id="P" class="ocf" provider="pacemaker" type="Dummy">'
+             '<operations><op id="P-mon" name="monitor" interval="10s" on-fail="block"/>'
+             "</operations></primitive></clone>")
+    lrm = (history("P", op("P", "start"), op("P", "monitor", rc=1, call=3, interval=10000))
+           + history("B", op("B", "start", call=4)))
+    root = cib(["node1"], clone + prim("B"),
+               '<rsc_colocation id="col" rsc="B" with-rsc="C" score="INFINITY"/>',
+               node_state("node1", "1", lrm))
+    assert summary(root) == [("Stop", "B", "node1", "node availability")]
