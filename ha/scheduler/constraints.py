@@ -8,6 +8,7 @@ applies to that node.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
@@ -81,34 +82,73 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in text.split("."))
 
 
-def expression_matches(expr: etree._Element, node: Node) -> bool:
-    return expression_matches_attrs(expr, node.attrs)
+@dataclass(frozen=True)
+class Match:
+    """What a location rule may refer to besides the node: the constrained
+    resource's parameters and meta attributes (``value-source``), and the
+    submatches of ``rsc-pattern`` (``%1``… in attribute names)."""
+
+    params: dict[str, str]
+    meta: dict[str, str]
+    groups: tuple[str, ...] = ()
+    #: the primitive's element, for parameters whose sets have rules on the node
+    element: etree._Element | None = None
+    now: datetime | None = None
+
+    def params_on(self, attrs: dict[str, str]) -> dict[str, str]:
+        """The resource's parameters as they are on a node with ``attrs``."""
+        if self.element is None:
+            return self.params
+        from ha.scheduler.rules import attribute_sets
+        return attribute_sets(self.element, "instance_attributes", self.now, attrs=attrs)
 
 
-def expression_matches_attrs(expr: etree._Element, attrs: dict[str, str]) -> bool:
-    """An ``expression`` on the attributes of a node."""
+def _with_submatches(text: str, match: Match | None) -> str:
+    if match is None or "%" not in text:
+        return text
+    return re.sub(r"%(\d)", lambda m: match.groups[int(m.group(1))]
+                  if int(m.group(1)) < len(match.groups) else "", text)
+
+
+def expression_matches(expr: etree._Element, node: Node, match: Match | None = None) -> bool:
+    return expression_matches_attrs(expr, node.attrs, match)
+
+
+def expression_matches_attrs(expr: etree._Element, attrs: dict[str, str],
+                             match: Match | None = None) -> bool:
+    """An ``expression`` on the attributes of a node; in a location rule its value
+    may name a parameter (``value-source="param"``) or meta attribute (``meta``) of
+    the resource instead."""
     op = expr.get("operation", "")
     if op not in _OPS:
         return False
-    value = attrs.get(expr.get("attribute", ""))
+    value = attrs.get(_with_submatches(expr.get("attribute", ""), match))
+    expected: str | None = expr.get("value", "")
+    source = expr.get("value-source", "literal")
+    if match is not None and source in ("param", "meta"):
+        values = match.params_on(attrs) if source == "param" else match.meta
+        expected = values.get(expected or "")
     if op == "defined":
         return value is not None
     if op == "not_defined":
         return value is None
     if value is None:
-        return op == "ne"
-    return _compare(op, value, expr.get("value", ""), expr.get("type"))
+        return op == "ne" and expected is not None
+    if expected is None:
+        return op in ("ne", "gt", "gte")
+    return _compare(op, value, expected, expr.get("type"))
 
 
-def rule_matches(rule: etree._Element, node: Node, now: datetime | None = None) -> bool:
+def rule_matches(rule: etree._Element, node: Node, now: datetime | None = None,
+                 match: Match | None = None) -> bool:
     results = []
     for child in rule:
         if not isinstance(child.tag, str):
             continue
         if child.tag == "expression":
-            results.append(expression_matches(child, node))
+            results.append(expression_matches(child, node, match))
         elif child.tag == "rule":
-            results.append(rule_matches(child, node, now))
+            results.append(rule_matches(child, node, now, match))
         elif child.tag == "date_expression":
             results.append(date_expression_matches(child, now))
         else:  # other expressions are not evaluated yet
@@ -127,36 +167,61 @@ def _rule_score(rule: etree._Element, node: Node) -> int:
     return parse_score(rule.get("score"))
 
 
-def _location_targets(el: etree._Element, cluster: Cluster) -> list[tuple[str, str | None]]:
-    """What an rsc_location constrains, with the role: its ``rsc``, every top-level
-    resource whose id ``rsc-pattern`` (a regular expression) matches, or the
-    resources of its sets (a set's role, else the constraint's)."""
+def _location_targets(el: etree._Element, cluster: Cluster
+                      ) -> list[tuple[str, str | None, tuple[str, ...]]]:
+    """What an rsc_location constrains, with the role and the pattern's submatches:
+    its ``rsc``, every top-level resource whose id ``rsc-pattern`` (a regular
+    expression; ``!`` before it: that does not match) matches, or the resources of
+    its sets (a set's role, else the constraint's)."""
     rid = el.get("rsc")
     if rid is not None:
-        return [(rid, el.get("role"))]
+        return [(rid, el.get("role"), ())]
     pattern = el.get("rsc-pattern")
     if pattern is not None:
+        invert = pattern.startswith("!")
         try:
-            regex = re.compile(pattern)
+            regex = re.compile(pattern[1:] if invert else pattern)
         except re.error:
             return []
         top = [r.id for r in cluster.resources if r.group is None and r.clone is None]
         top += [g for g, ms in cluster.groups.items()
                 if not any((m := cluster.resource(x)) and m.clone for x in ms)]
         top += list(cluster.clones)
-        return [(t, el.get("role")) for t in top if regex.search(t)]
-    return [(ref.get("id", ""), rset.get("role") or el.get("role"))
+        out: list[tuple[str, str | None, tuple[str, ...]]] = []
+        for t in top:
+            found = regex.search(t)
+            if invert and found is None:
+                out.append((t, el.get("role"), ()))
+            elif not invert and found is not None:
+                groups = (found.group(0), *(g or "" for g in found.groups()))
+                out.append((t, el.get("role"), groups))
+        return out
+    return [(ref.get("id", ""), rset.get("role") or el.get("role"), ())
             for rset in el.iterfind("resource_set") for ref in rset.iterfind("resource_ref")]
 
 
 def unpack_locations(root: etree._Element, cluster: Cluster) -> None:
+    primitives = {p.get("id", ""): p for p in root.iterfind("configuration/resources//primitive")}
     for el in root.findall("configuration/constraints/rsc_location"):
-        for rid, role in _location_targets(el, cluster):
+        for rid, role, groups in _location_targets(el, cluster):
             if _known(cluster, rid):
-                _locate(cluster, el, rid, role)
+                _locate(cluster, el, rid, role, _match(cluster, rid, groups, primitives))
 
 
-def _locate(cluster: Cluster, el: etree._Element, rid: str, role: str | None) -> None:
+def _match(cluster: Cluster, rid: str, groups: tuple[str, ...],
+           primitives: dict[str, etree._Element]) -> Match:
+    """The resource a location constrains, for value-source: a primitive's own
+    parameters (as on each node) and meta attributes (a group or clone has no
+    parameters)."""
+    rsc = cluster.resource(rid)
+    if rsc is None:  # a group or clone: its meta attributes are its members' defaults
+        first = cluster.resource(cluster.members(rid)[0]) if cluster.members(rid) else None
+        return Match({}, dict(first.meta) if first else {}, groups)
+    return Match(dict(rsc.params), dict(rsc.meta), groups, primitives.get(rid), cluster.now)
+
+
+def _locate(cluster: Cluster, el: etree._Element, rid: str, role: str | None,
+            match: Match | None = None) -> None:
     # a group is placed by its first member; the rest follow it
     members = cluster.members(rid)[:1] if rid in cluster.groups else cluster.members(rid)
     for member in members:
@@ -165,7 +230,7 @@ def _locate(cluster: Cluster, el: etree._Element, rid: str, role: str | None) ->
             continue
         for rule in el.findall("rule"):
             for node in cluster.nodes:
-                if rule_matches(rule, node, cluster.now):
+                if rule_matches(rule, node, cluster.now, match):
                     _location(cluster, rule.get("role"), member, node.uname,
                               _rule_score(rule, node), rule=True)
 

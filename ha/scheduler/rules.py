@@ -2,7 +2,8 @@
 ``utilization``, ``cluster_property_set``), as Pacemaker unpacks them.
 
 The sets of one kind under an element are taken by ``score`` (highest first; a set
-named by ``first`` always first; equal scores in document order), a set given by
+named by ``first`` always first; equal scores last set first, as Pacemaker collects
+them in reverse), a set given by
 ``id-ref`` standing for the set it names. A set counts when it has no ``rule`` or
 any of its rules holds; the first set giving a name wins, and the value
 ``#default`` drops what an earlier set gave. Rules here hold by their
@@ -60,7 +61,7 @@ def attribute_sets(parent: etree._Element | None, tag: str, now: datetime | None
         return out
     sets = [_resolve(s) for s in parent.findall(tag)]
     ranked = sorted(enumerate(sets), key=lambda p: (
-        p[1].get("id") != first if first else False, -parse_score(p[1].get("score")), p[0]))
+        p[1].get("id") != first if first else False, -parse_score(p[1].get("score")), -p[0]))
     for _, aset in ranked:
         rules = aset.findall("rule")
         if rules and not any(rule_holds(r, now, attrs) for r in rules):

@@ -107,3 +107,22 @@ def test_unparsable_numbers_compare_as_strings() -> None:
 def test_untyped_comparisons_are_numeric_and_equality_ignores_case() -> None:
     assert summary(banned_where("10", "", "gt", "9")) == [("Start", "A", "node1", "")]
     assert summary(banned_where("ABC", "", "eq", "abc")) == [("Start", "A", "node2", "")]
+
+
+def test_value_source_param_compares_with_the_resource_parameter() -> None:
+    rule = ('<rsc_location id="l" rsc-pattern="^rsc"><rule id="r" score="INFINITY">'
+            '<expression id="e" attribute="rack" operation="eq" value="rack" value-source="param"/>'
+            '</rule></rsc_location>')
+    root = cib(["node1", "node2"], prim("rsc1", params='<nvpair id="p-rack" name="rack" value="2"/>') + prim("other"), rule,
+               two_nodes(), node_attrs={"node1": nv("rack", "1"), "node2": nv("rack", "2")})
+    root.set("validate-with", "pacemaker-3.7")
+    assert summary(root) == [("Start", "rsc1", "node2", ""), ("Start", "other", "node1", "")]
+
+
+def test_an_inverted_pattern_constrains_what_it_does_not_match() -> None:
+    ban = ('<rsc_location id="l" rsc-pattern="!^rsc"><rule id="r" score="-INFINITY">'
+           '<expression id="e" attribute="#uname" operation="eq" value="node1"/>'
+           '</rule></rsc_location>')
+    root = cib(["node1", "node2"], prim("rsc1") + prim("other"), ban, two_nodes())
+    root.set("validate-with", "pacemaker-3.7")
+    assert summary(root) == [("Start", "rsc1", "node1", ""), ("Start", "other", "node2", "")]
