@@ -17,6 +17,7 @@ from ha.scheduler.actions import apply_orderings, create_actions, summarise
 from ha.scheduler.assign import Assigner, assign
 from ha.scheduler.blocked import situation
 from ha.scheduler.constraints import unpack_constraints
+from ha.scheduler.containers import add_container_constraints
 from ha.scheduler.health import apply_node_health
 from ha.scheduler.migration import block_migrations, mark_migrations
 from ha.scheduler.model import Cluster, Transition
@@ -46,6 +47,7 @@ def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transitio
     """
     cluster = unpack(cib_root, now if now is not None else execution_date(cib_root))
     unpack_constraints(cib_root, cluster)
+    add_container_constraints(cluster)
     apply_node_health(cluster)
     scores = assign(cluster)
     order = Assigner(cluster).order()

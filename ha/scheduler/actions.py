@@ -117,6 +117,8 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
     if origin == dest:
         if failed:
             return [Change("Recover", rsc.id, _details(rsc, origin, dest))]
+        if origin in rsc.restart_on:  # a filler failed: its container restarts
+            return [Change("Restart", rsc.id, _details(rsc, origin, dest))]
         if origin in rsc.changed_on:
             return [Change("Restart", rsc.id, _details(rsc, origin, dest),
                            "resource definition change")]

@@ -95,6 +95,8 @@ def on_fail(rsc: Resource, task: str, interval_ms: int, stonith: bool) -> str:
     for op in rsc.ops:
         if op.name == task and op.interval_ms == interval_ms and op.on_fail:
             return op.on_fail
+    if rsc.container is not None:
+        return "restart-container"
     if task == "stop":
         return "fence" if stonith else "block"
     return "restart"
@@ -124,6 +126,8 @@ class History:
         self.role: str | None = None
         self.failed = False
         self.last_start: etree._Element | None = None
+        #: a failure whose recovery is its container's restart
+        self.restart_container = False
         #: whether the node can be fenced (a stop failing for good is then recoverable)
         self.fenceable = True
         #: whether a failed entry (with its rc) has expired (failure-timeout)
@@ -167,6 +171,12 @@ class History:
         not_installed = rc == OCF_NOT_INSTALLED or status == STATUS_NOT_INSTALLED
         probe = task == "monitor" and interval == 0
         policy = on_fail(rsc, task, interval, self.stonith)
+        if policy == "restart-container":
+            self.restart_container = True
+            if task == "stop":  # taken as done
+                self.role = None
+                rsc.ignored_failure = True
+                return
         if policy == "ignore" and not (probe and not_installed):
             if status != STATUS_NOT_INSTALLED:  # as if it had succeeded
                 rsc.ignored_failure = True

@@ -142,6 +142,10 @@ class Resource:
     changed_on: set[str] = field(default_factory=set)
     #: nodes where only reloadable parameters changed (an agent reload will do)
     reload_on: set[str] = field(default_factory=set)
+    #: the container resource it runs in (``container`` meta attribute)
+    container: str | None = None
+    #: nodes where it must restart for a filler's failure (on-fail=restart-container)
+    restart_on: set[str] = field(default_factory=set)
     #: the node it is locked to by a clean shutdown (``shutdown-lock``)
     lock_node: str | None = None
     #: its stop failed with a hard error where fencing is not possible

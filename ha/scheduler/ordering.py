@@ -28,7 +28,7 @@ def starts(rsc: Resource) -> bool:
         return False
     dest = rsc.assigned
     return (dest not in rsc.running or len(rsc.running) > 1 or rsc.failed.get(dest, False)
-            or dest in rsc.changed_on or rsc.required is not None)
+            or dest in rsc.changed_on or dest in rsc.restart_on or rsc.required is not None)
 
 
 def _can_start(rsc: Resource) -> bool:

@@ -14,6 +14,7 @@ from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.clones import history_owner, siblings
+from ha.scheduler.containers import fillers
 from ha.scheduler.digests import config_change, params_digest  # noqa: F401 (re-exported)
 from ha.scheduler.expiry import effective_fail_count, op_expiry
 from ha.scheduler.history import History
@@ -102,6 +103,10 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
                 rsc.reload_on.add(node.uname)
         if not node.online and not node.maintenance and rsc.managed:
             fence_node(cluster, node, f"{rsc.id} is thought to be active there")
+    if history.restart_container and not node.unclean and rsc.container is not None:
+        container = cluster.resource(rsc.container)
+        if container is not None and node.uname in container.running:
+            container.restart_on.add(node.uname)
     if node.unclean:  # fencing the node ends the failure
         rsc.on_fail.pop(node.uname, None)
         if history.failed:
@@ -134,9 +139,19 @@ def _after_history(cluster: Cluster, agent_changed: set[tuple[str, str]]) -> Non
         for node in cluster.nodes:
             if (counted, node.uname) in agent_changed:
                 continue
-            if rsc.migration_threshold > 0 and not rsc.ignored_failure and effective_fail_count(node, counted, rsc, cluster.now) \
+            if rsc.migration_threshold > 0 and not rsc.ignored_failure and _fail_count(
+                    cluster, node, counted, rsc) \
                     >= rsc.migration_threshold:
                 rsc.banned.add(node.uname)
+
+
+def _fail_count(cluster: Cluster, node: Node, counted: str, rsc: Resource) -> int:
+    """The fail count migration-threshold judges: a container's includes its fillers'."""
+    total = effective_fail_count(node, counted, rsc, cluster.now)
+    for filler in fillers(cluster, rsc):
+        total = add_scores(total, effective_fail_count(node, filler.history_id or filler.id,
+                                                       filler, cluster.now))
+    return total
 
 
 def unpack_status(root: etree._Element, cluster: Cluster) -> None:

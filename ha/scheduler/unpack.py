@@ -16,6 +16,7 @@ from lxml import etree
 
 from ha.cib.schema_data import duration_ms, is_pcmk_true
 from ha.scheduler.clones import make_clone
+from ha.scheduler.containers import link_containers
 from ha.scheduler.model import Clone, Cluster, Node, Op, Resource, parse_score
 from ha.scheduler.nodestate import fence_node, has_fencing_device, judge_node_state
 from ha.scheduler.promotion_scores import mark_unpromoted
@@ -233,6 +234,7 @@ def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
     for tag in root.findall("configuration/tags/tag"):  # a tag names several resources
         cluster.templates[tag.get("id", "")] = [
             m for ref in tag.iterfind("obj_ref") for m in cluster.members(ref.get("id", ""))]
+    link_containers(cluster)
     unpack_status(root, cluster)
     mark_unpromoted(cluster)
     apply_shutdown_locks(cluster)
