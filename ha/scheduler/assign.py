@@ -146,8 +146,14 @@ class Assigner:
             return weights
         where = self._placed(c.primary)
         if clone is not None and c.score >= INFINITY:
-            # an instance blocked by a failure (on-fail=block) is nowhere to be with
-            where = {r.assigned for m in clone.instances
+            # an instance blocked by a failure (on-fail=block) is nowhere to be with;
+            # an instance of a cloned group is where its last member is
+            lasts = [self.cluster.groups[r.group][-1] if clone.group and r.group else m
+                     for m in clone.instances if (r := self.cluster.resource(m)) is not None]
+            for m in lasts:
+                if (r := self.cluster.resource(m)) is not None:
+                    self.assign(r)
+            where = {r.assigned for m in lasts
                      if (r := self.cluster.resource(m)) is not None and r.assigned is not None
                      and not r.blocked}
         return self._apply_primary(weights, where, c.score)

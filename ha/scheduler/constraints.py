@@ -307,7 +307,10 @@ def _colocate(cluster: Cluster, cid: str, dep: str, prim: str, score: int,
               dep_role: str | None = None, prim_role: str | None = None) -> None:
     """``dep`` placed with ``prim``: a group by its first member, a clone (or a
     template's resources) by each instance, with a clone as a whole."""
-    primary = prim if prim in cluster.clones else cluster.members(prim)[0]
+    # with a group: for good (INFINITY) the whole of it, so its last member; else
+    # its first
+    primary = prim if prim in cluster.clones else \
+        cluster.members(prim)[-1 if score >= INFINITY and prim in cluster.groups else 0]
     several = dep in cluster.clones or dep in cluster.templates
     dependents = cluster.members(dep) if several else cluster.members(dep)[:1]
     for d in dependents:

@@ -72,3 +72,14 @@ def test_two_templates_cannot_be_colocated() -> None:
              '<rsc_location id="l" rsc="u1" node="node2" score="100"/>')
     root = cib(["node1", "node2"], TEMPLATES, coloc, NODES)
     assert starts(root) == {"t1": "node1", "t2": "node2", "u1": "node2"}
+
+
+def test_for_good_with_a_group_is_with_its_last_member() -> None:
+    group = ('<group id="G"><meta_attributes id="G-m"/>' + prim("A")
+             + prim("B", '<nvpair id="b-tr" name="target-role" value="Stopped"/>') + "</group>")
+    root = cib(["node1", "node2"], group + prim("C"),
+               '<rsc_colocation id="c" rsc="C" with-rsc="G" score="INFINITY"/>', NODES)
+    assert starts(root) == {"A": "node1"}
+    root = cib(["node1", "node2"], group + prim("C"),
+               '<rsc_colocation id="c" rsc="C" with-rsc="G" score="100"/>', NODES)
+    assert starts(root) == {"A": "node1", "C": "node1"}
