@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ha.scheduler.execute import SimulatedRun
 from ha.scheduler.model import Change, Cluster, Resource, Transition, score_text
+from ha.scheduler.unpack import natural_key
 
 
 def node_lines(cluster: Cluster) -> list[str]:
@@ -36,12 +37,14 @@ def node_lines(cluster: Cluster) -> list[str]:
     return lines
 
 
-def resource_line(rsc: Resource, indent: str = "    ") -> str:
+def resource_line(rsc: Resource, indent: str = "    ", name: str | None = None) -> str:
     nodes = list(rsc.running)
     if not nodes:
         state = "Stopped"
     elif len(nodes) == 1:
-        state = f"{'FAILED' if rsc.failed.get(nodes[0]) else rsc.role} {nodes[0]}"
+        role = rsc.running[nodes[0]]
+        failed = "FAILED Promoted" if role == "Promoted" else "FAILED"
+        state = f"{failed if rsc.failed.get(nodes[0]) else rsc.role} {nodes[0]}"
     else:
         state = f"{rsc.role} [ {' '.join(nodes)} ]"
     if rsc.orphan:
@@ -54,7 +57,7 @@ def resource_line(rsc: Resource, indent: str = "    ") -> str:
     if rsc.blocked:
         flags.append("blocked")
     suffix = f" ({', '.join(flags)})" if flags else ""
-    return f"{indent}* {rsc.id}\t({rsc.agent}):\t {state}{suffix}"
+    return f"{indent}* {name or rsc.id}\t({rsc.agent}):\t {state}{suffix}"
 
 
 def clone_lines(cluster: Cluster, cid: str) -> list[str]:
@@ -71,15 +74,25 @@ def clone_lines(cluster: Cluster, cid: str) -> list[str]:
     if clone.unique:
         return [head, *(resource_line(r, "      ") for r in instances)]
     by_role: dict[str, list[str]] = {}
+    lines = [head]
+    running: set[str] = set()
     for r in instances:
+        running.update(r.running)
+        unmanaged = r.meta.get("is-managed", "true").lower() in ("false", "no", "0", "off")
+        if len(r.running) == 1 and (any(r.failed.values()) or unmanaged or r.blocked):
+            # an active failed or unmanaged instance is shown by itself
+            lines.append(resource_line(r, "      ", r.id.rsplit(":", 1)[0]))
+            continue
         for node, role in r.running.items():
             state = "FAILED" if r.failed.get(node) else role
             by_role.setdefault(state, []).append(node)
-    lines = [head]
+    target = instances[0].target_role.lower() if instances else ""
     for role in ("Promoted", "Unpromoted", "Started", "FAILED"):
         if role in by_role:
-            lines.append(f"      * {role}: [ {' '.join(by_role[role])} ]")
-    running = {n for nodes in by_role.values() for n in nodes}
+            label = f"{role} (target-role)" if role == "Unpromoted" and target in (
+                "unpromoted", "slave") else role
+            nodes = sorted(by_role[role], key=natural_key)
+            lines.append(f"      * {label}: [ {' '.join(nodes)} ]")
     stopped = [n.uname for n in cluster.nodes if n.uname not in running]
     if stopped:
         lines.append(f"      * Stopped{' (disabled)' if disabled else ''}: [ {' '.join(stopped)} ]")
