@@ -128,6 +128,7 @@ class History:
         self.last_start: etree._Element | None = None
         #: a failure whose recovery is its container's restart
         self.restart_container = False
+        self.start_pending = False
         #: whether the node can be fenced (a stop failing for good is then recoverable)
         self.fenceable = True
         #: whether a failed entry (with its rc) has expired (failure-timeout)
@@ -146,6 +147,7 @@ class History:
         if status == STATUS_PENDING:
             if task in ("start", "migrate_from", "promote", "demote"):
                 self.role = "Promoted" if task == "promote" else "Started"
+            self.start_pending = self.start_pending or task == "start"
             return
         if status == STATUS_CANCELLED:
             return

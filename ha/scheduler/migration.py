@@ -62,7 +62,7 @@ def _stops_without_migrating(rsc: Resource) -> bool:
     if dest is None or rsc.unrunnable is not None:
         return False
     return (dest not in rsc.running or len(rsc.running) > 1 or rsc.required is not None
-            or any(rsc.failed.values()) or bool(rsc.changed_on & set(rsc.running)))
+            or any(rsc.failed.values()) or bool((rsc.changed_on | rsc.restart_on) & set(rsc.running)))
 
 
 def _first_name(o: Ordering) -> str:

@@ -140,6 +140,9 @@ class Resource:
     known_on: set[str] = field(default_factory=set)
     #: nodes where the last start's parameters differ from the configuration
     changed_on: set[str] = field(default_factory=set)
+    #: nodes where it restarts for no reason the summary gives (its agent changed,
+    #: or parameters changed while a start was pending)
+    restart_on: set[str] = field(default_factory=set)
     #: nodes where only reloadable parameters changed (an agent reload will do)
     reload_on: set[str] = field(default_factory=set)
     #: the container resource it runs in (``container`` meta attribute)

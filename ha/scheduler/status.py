@@ -97,8 +97,14 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
         if same_instance and (node.maintenance or (
                 node.online and not node.unclean and not node.standby and not node.shutdown)):
             change = config_change(rsc, ops, cluster.op_defaults, cluster.secrets_masked)
+            agent = (lr.get("class"), lr.get("provider"), lr.get("type")) != (
+                rsc.cls, rsc.provider, rsc.type)
+            rsc.start_pending = rsc.start_pending or history.start_pending or agent
             if change == "restart":
                 rsc.changed_on.add(node.uname)
+            elif agent or (change == "reload" and rsc.start_pending):
+                # a changed agent, or a reload while a start is pending: stop, start
+                rsc.restart_on.add(node.uname)
             elif change == "reload":
                 rsc.reload_on.add(node.uname)
         if not node.online and not node.maintenance and rsc.managed:

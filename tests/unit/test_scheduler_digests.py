@@ -54,3 +54,20 @@ def test_a_recurring_monitor_digest_counts_its_timeout() -> None:
     lrm = history("A", op("A", "start", digest=NOW),
                   op("A", "monitor", call=3, interval=10000, digest=mon_digest))
     assert summary(cib(["node1", "node2"], rsc, status=two_nodes(lrm))) == []
+
+
+def test_a_changed_agent_restarts_it_without_a_reason() -> None:
+    lrm = history("A", op("A", "start", digest=NOW)).replace('type="Dummy"', 'type="Stateful"', 1)
+    root = cib(["node1", "node2"], prim("A", params=nv("x", "1") + nv("y", "2")),
+               status=two_nodes(lrm))
+    assert summary(root) == [("Restart", "A", "node1", "")]
+
+
+def test_a_reload_while_the_start_is_pending_is_a_restart() -> None:
+    restart = params_digest({"y": "2"})
+    pending = (op("A", "start", digest=OLD).replace('op-status="0"', 'op-status="-1"')
+               .replace('call-id="2"', 'call-id="-1"')
+               .replace("/>", f' op-restart-digest="{restart}" op-force-restart=" y "/>'))
+    root = cib(["node1", "node2"], prim("A", params=nv("x", "1") + nv("y", "2")),
+               status=two_nodes(history("A", pending)))
+    assert summary(root) == [("Restart", "A", "node1", "")]
