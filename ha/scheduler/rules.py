@@ -22,8 +22,11 @@ from ha.scheduler.model import parse_score
 
 
 def rule_holds(rule: etree._Element, now: datetime | None,
-               attrs: dict[str, str] | None = None) -> bool:
-    """A rule without a node (``attrs`` None) or with a node's attributes."""
+               attrs: dict[str, str] | None = None,
+               agent: tuple[str, str | None, str] | None = None) -> bool:
+    """A rule without a node (``attrs`` None) or with a node's attributes; an
+    ``rsc_expression`` holds for a resource ``agent`` (class, provider, type) that
+    has every one it names."""
     from ha.scheduler.constraints import expression_matches_attrs
 
     results = []
@@ -31,9 +34,13 @@ def rule_holds(rule: etree._Element, now: datetime | None,
         if not isinstance(child.tag, str):
             continue
         if child.tag == "rule":
-            ok = rule_holds(child, now, attrs)
+            ok = rule_holds(child, now, attrs, agent)
         elif child.tag == "date_expression":
             ok = date_expression_matches(child, now)
+        elif child.tag == "rsc_expression":
+            ok = agent is not None and all(
+                child.get(key) is None or child.get(key) == value
+                for key, value in zip(("class", "provider", "type"), agent, strict=True))
         elif child.tag == "expression":
             ok = attrs is not None and expression_matches_attrs(child, attrs)
         else:
@@ -53,8 +60,8 @@ def _resolve(el: etree._Element) -> etree._Element:
 
 
 def attribute_sets(parent: etree._Element | None, tag: str, now: datetime | None,
-                   first: str | None = None, attrs: dict[str, str] | None = None
-                   ) -> dict[str, str]:
+                   first: str | None = None, attrs: dict[str, str] | None = None,
+                   agent: tuple[str, str | None, str] | None = None) -> dict[str, str]:
     """name -> value from ``parent``'s ``tag`` sets, by Pacemaker's rules above."""
     out: dict[str, str] = {}
     if parent is None:
@@ -64,7 +71,7 @@ def attribute_sets(parent: etree._Element | None, tag: str, now: datetime | None
         p[1].get("id") != first if first else False, -parse_score(p[1].get("score")), -p[0]))
     for _, aset in ranked:
         rules = aset.findall("rule")
-        if rules and not any(rule_holds(r, now, attrs) for r in rules):
+        if rules and not any(rule_holds(r, now, attrs, agent) for r in rules):
             continue
         for nv in aset.findall("nvpair"):
             nv = _resolve(nv) if nv.get("name") is None else nv

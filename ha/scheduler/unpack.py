@@ -141,6 +141,13 @@ def _primitive(el: etree._Element, meta: dict[str, str],
                  type=el.get("type", base.get("type", "")),
                  params=params, meta=meta, ops=list(ops.values()),
                  utilization={k: amount(v) for k, v in utilization.items()})
+    _apply_meta(r)
+    return r
+
+
+def _apply_meta(r: Resource) -> None:
+    """The settings a primitive takes from its meta attributes."""
+    meta = r.meta
     r.priority = parse_score(meta.get("priority"))
     r.stickiness = parse_score(meta.get("resource-stickiness"))
     r.managed = (is_pcmk_true(meta.get("is-managed", "true"))
@@ -149,7 +156,22 @@ def _primitive(el: etree._Element, meta: dict[str, str],
     threshold = meta.get("migration-threshold")
     if threshold is not None:
         r.migration_threshold = parse_score(threshold)
-    return r
+
+
+def _agent_defaults(root: etree._Element, resources: list[Resource],
+                    now: datetime | None) -> None:
+    """``rsc_defaults`` sets whose rules name a resource agent (``rsc_expression``)
+    apply to the primitives of that agent, beneath everything else they have."""
+    defaults = root.find("configuration/rsc_defaults")
+    if defaults is None or defaults.find(".//rsc_expression") is None:
+        return
+    general = _nvpairs(defaults, "meta_attributes", now)
+    for r in resources:
+        extra = attribute_sets(defaults, "meta_attributes", now, agent=(r.cls, r.provider, r.type))
+        added = {k: v for k, v in extra.items() if k not in general and k not in r.meta}
+        if added:
+            r.meta.update(added)
+            _apply_meta(r)
 
 
 def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_count: int,
@@ -218,6 +240,7 @@ def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
     for node in nodes:
         node.legacy_fail_names = legacy
     resources, groups, clones = unpack_resources(root, rsc_defaults, len(nodes), now)
+    _agent_defaults(root, resources, now)
     cluster = Cluster(nodes=nodes, resources=resources, options=options,
                       rsc_defaults=rsc_defaults, groups=groups, clones=clones,
                       op_defaults=_nvpairs(root.find("configuration/op_defaults"),

@@ -83,3 +83,16 @@ def test_a_change_only_in_masked_secrets_is_no_change() -> None:
     root = cib(["node1", "node2"], prim("A", params=params),
                status=two_nodes(history("A", start)))
     assert summary(root) == []
+
+
+def test_rsc_defaults_with_an_agent_rule_apply_to_that_agent_only() -> None:
+    other = prim("B").replace('type="Dummy"', 'type="Stateful"')
+    root = cib(["node1"], prim("A") + other, status=node_state("node1", "1"))
+    root.set("validate-with", "pacemaker-3.5")  # rsc_expression is 3.5 syntax
+    defaults = root.find("configuration/rsc_defaults")
+    assert defaults is not None
+    defaults.append(etree.fromstring(
+        '<meta_attributes id="um"><rule id="um-r" score="INFINITY">'
+        '<rsc_expression id="um-e" class="ocf" provider="pacemaker" type="Dummy"/></rule>'
+        '<nvpair id="um-n" name="is-managed" value="false"/></meta_attributes>'))
+    assert summary(root) == [("Start", "B", "node1", "")]
