@@ -203,3 +203,31 @@ def test_what_is_colocated_with_a_clone_on_every_node_does_not_draw_its_instance
                                           ("Start", "D", "node2", "")]
     assert plan("") == [("Start", "X:0", "node1", ""), ("Start", "X:1", "node2", ""),
                         ("Start", "D", "node2", "")]
+
+
+def _promotable_with_demote_on_fail() -> str:
+    return ('<clone id="ms"><meta_attributes id="ms-m">' + nv("promotable", "true")
+            + '</meta_attributes><primitive id="S" class="ocf" provider="pacemaker"'
+            ' type="Dummy"><operations><op id="S-mon" name="monitor" interval="10s"'
+            ' role="Master" on-fail="demote"/></operations></primitive></clone>')
+
+
+def test_on_fail_demote_re_promotes_where_the_promoted_monitor_failed() -> None:
+    from test_scheduler_cibs import node_state
+    failed = history("S", op("S", "monitor", 7, 1), op("S", "start", 0, 2),
+                     op("S", "promote", 0, 3)).replace(
+        "</lrm_resource>", op("S", "monitor", 7, 4, interval=10000).replace(
+            ':0:0f3e', ':8:0f3e') + "</lrm_resource>")
+    status = (node_state("node1", "1", failed, transient=score(10))
+              + node_state("node2", "2", running(), transient=score(5)))
+    root = cib(["node1", "node2"], _promotable_with_demote_on_fail(), "", status)
+    root.set("validate-with", "pacemaker-3.4")  # on-fail=demote is 3.4 syntax
+    assert summary(root) == [("Re-promote", "S:0", "Promoted node1", "")]
+
+
+def test_without_quorum_and_policy_demote_the_promoted_instance_is_demoted() -> None:
+    root = cib(["node1", "node2"], promotable(), "",
+               two_nodes(running(promoted=True), running()),
+               props=nv("no-quorum-policy", "demote"))
+    root.set("have-quorum", "0")
+    assert summary(root) == [("Demote", "S:0", "Promoted -> Unpromoted node1", "")]
