@@ -6,16 +6,24 @@
     ha resource agents ocf[:PROVIDER] | lsb  # agents (--list-agents)
     ha resource agents --providers [TYPE]    # OCF providers (--list-ocf-providers)
     ha resource describe ocf:heartbeat:Dummy # parameters, actions, defaults (--show-metadata)
-    ha resource op RSC ACTION [-x CIB.xml]   # run one action here (--force-start, ...)
+    ha resource op RSC ACTION                # through the local daemon's executor
+    ha resource op RSC monitor --interval 10s [--cancel]   # a recurring monitor there
+    ha resource op RSC ACTION -x CIB.xml     # run one action here (--force-start, ...)
     ha resource op NAME ACTION --agent ocf:heartbeat:Dummy --param state=/tmp/s
+    ha resource status                       # the daemon executor's active resources
 
-``op`` looks RSC up in the CIB (``-x FILE``, else the live CIB of the local daemon)
-and runs ACTION with its instance attributes, meta attributes and configured timeout
-through the executor (a process group of its own, killed on timeout). ACTION is an
-agent action or crm_resource's spelling (force-start, force-stop, force-check,
-force-promote, force-demote, validate). Its exit code is the agent's OCF rc, as
-crm_resource's is; 2 means bad input, 102 no daemon to ask, 105 no such resource.
-``--output-as=json`` prints the result, listing or meta-data as JSON.
+``op`` looks RSC up in the CIB and runs ACTION with its instance attributes, meta
+attributes and configured timeout through an executor (a process group of its own,
+killed on timeout). Without ``-x``/``--agent`` the request goes to the local daemon:
+RSC is looked up in its live CIB and the action queued on the node's executor, so it
+never overlaps another action of RSC, and what it starts is what the node stops when
+it fences itself; a monitor with ``--interval`` keeps recurring there (the first
+result is printed; ``--cancel`` ends it). With ``-x FILE`` or ``--agent`` the action
+runs in this process. ACTION is an agent action or crm_resource's spelling
+(force-start, force-stop, force-check, force-promote, force-demote, validate). Its exit
+code is the agent's OCF rc, as crm_resource's is; 2 means bad input, 102 no daemon to
+ask, 105 no such resource. ``--output-as=json`` prints the result, listing, status or
+meta-data as JSON.
 """
 
 from __future__ import annotations
@@ -144,32 +152,20 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def _cib_root(args: argparse.Namespace) -> Any:
-    """The CIB to look the resource up in: -x FILE, else the local daemon's."""
+    """The CIB file given with -x."""
     from ha.cib.xml import parse
 
-    if args.xml_file:
-        try:
-            data = Path(args.xml_file).read_bytes()
-        except OSError as e:
-            raise LookupError(f"{args.xml_file}: {e.strerror}") from None
-        return parse(data, args.xml_file)
-    from ha.runtime.control import ControlClient, ControlError
-
     try:
-        with ControlClient(args.socket, timeout=30.0) as c:
-            reply = c.request("cib_query")
-    except ControlError as e:
-        raise ConnectionError(f"cannot read the live CIB ({e}); give the CIB with -x FILE "
-                              "or run the action with --agent") from None
-    if not reply.get("ok"):
-        raise ConnectionError(f"the daemon refused the CIB query: {reply.get('error')}")
-    return parse(reply["xml"].encode(), "live CIB")
+        data = Path(args.xml_file).read_bytes()
+    except OSError as e:
+        raise LookupError(f"{args.xml_file}: {e.strerror}") from None
+    return parse(data, args.xml_file)
 
 
-def _request(args: argparse.Namespace, action: str) -> Any:
+def _op_fields(args: argparse.Namespace) -> tuple[int, int | None, dict[str, str],
+                                                   dict[str, str]]:
+    """interval_ms, timeout_ms, params and meta from the command line."""
     from ha.cib.schema_data import duration_ms
-    from ha.executor import Request, ResourceAgent
-    from ha.executor.cib_resource import find_resource
 
     params = _pairs(args.param, "--param")
     meta = _pairs(args.meta, "--meta")
@@ -181,17 +177,70 @@ def _request(args: argparse.Namespace, action: str) -> Any:
         raise ValueError(f"--timeout {args.timeout!r} is not a positive duration")
     if args.check_level is not None:
         params["OCF_CHECK_LEVEL"] = str(args.check_level)
+    return interval, timeout, params, meta
+
+
+def _request(args: argparse.Namespace, action: str) -> Any:
+    from ha.executor import Request, ResourceAgent
+    from ha.runtime.executorservice import request_from_cib
+
+    interval, timeout, params, meta = _op_fields(args)
     if args.agent:
         agent = ResourceAgent.parse(args.agent)
         return Request(args.rsc, agent, action, interval_ms=interval,
                        timeout_ms=timeout or 20_000, params=params, meta=meta)
-    rsc = find_resource(_cib_root(args), args.rsc)
-    op = rsc.op(action, interval)
-    if op is not None and action == "monitor":
-        params = {**op.params, **params}
-    return Request(rsc.id, rsc.agent, action, interval_ms=interval,
-                   timeout_ms=timeout or rsc.timeout_ms(action, interval),
-                   params={**rsc.params, **params}, meta={**rsc.meta, **meta})
+    return request_from_cib(_cib_root(args), args.rsc, action, interval_ms=interval,
+                            timeout_ms=timeout, params=params, meta=meta)[0]
+
+
+def _print_result(args: argparse.Namespace, rsc: str, agent: str, res: dict[str, Any]) -> int:
+    """Print an action's result (``ActionResult.to_dict()``) as crm_resource does;
+    the exit code is its rc."""
+    head = f"Operation {args.action} for {rsc} ({agent})"
+    reason = f": {res['exit_reason']}" if res["exit_reason"] else ""
+    if res["status"] == 0:
+        print(f"{head} returned {res['rc']} ({res['rc_name']}{reason})")
+    else:
+        print(f"{head} could not be executed ({res['status_name']}{reason})", file=sys.stderr)
+    for name, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+        for line in str(res[name]).splitlines():
+            print(f" >  {name}: {line}", file=stream)
+    return int(res["rc"])
+
+
+def _op_daemon(args: argparse.Namespace, action: str) -> int:
+    """Run the action through the local daemon's executor (queued with the node's
+    other actions; a resource it starts is one the node will stop when it self-fences)."""
+    from ha.runtime.control import ControlClient, ControlError
+
+    try:
+        interval, timeout, params, meta = _op_fields(args)
+    except ValueError as e:
+        return _fail(EXIT_INVALID, str(e))
+    wait = (timeout or 3_600_000) / 1000 + 30.0          # the daemon applies the timeout
+    try:
+        with ControlClient(args.socket, timeout=wait) as c:
+            reply = c.request("resource_op", rsc=args.rsc, action=action, interval_ms=interval,
+                              timeout_ms=timeout, params=params, meta=meta,
+                              cancel=bool(args.cancel))
+    except ControlError as e:
+        return _fail(EXIT_DISCONNECT, f"cannot reach the daemon ({e}); give the CIB with "
+                                      "-x FILE or run the action with --agent")
+    if not reply.get("ok"):
+        return _fail(int(reply.get("exit") or EXIT_ERROR), str(reply.get("error")))
+    if args.cancel:
+        if args.output_as == "json":
+            print(json.dumps(reply, indent=1))
+        else:
+            print(f"Cancelled {reply['cancelled']}")
+        return 0
+    res = reply["result"]
+    if args.output_as == "json":
+        print(json.dumps({"resource": reply["resource"], "agent": reply["agent"],
+                          "node": reply["node"], "timeout_ms": reply["timeout_ms"]} | res,
+                         indent=1))
+        return int(res["rc"])
+    return _print_result(args, reply["resource"], reply["agent"], res)
 
 
 def _op(args: argparse.Namespace) -> int:
@@ -203,12 +252,17 @@ def _op(args: argparse.Namespace) -> int:
     from ha.runtime.executor_runner import ExecutorRunner
 
     action = CRM_RESOURCE_ACTIONS.get(args.action, args.action)
+    if not args.xml_file and not args.agent:
+        if args.verbose:
+            return _fail(EXIT_INVALID, "-V traces a local run: give -x FILE or --agent")
+        return _op_daemon(args, action)
+    if args.cancel:
+        return _fail(EXIT_INVALID, "--cancel stops a recurring monitor of the daemon's "
+                                   "executor: drop -x/--agent")
     try:
         req = _request(args, action)
     except ResourceNotFound as e:
         return _fail(EXIT_NOSUCH, str(e))
-    except ConnectionError as e:
-        return _fail(EXIT_DISCONNECT, str(e))
     except (AgentError, CibError, ValueError, LookupError) as e:
         return _fail(EXIT_INVALID, str(e))
     d = AgentDirectory()
@@ -231,17 +285,36 @@ def _op(args: argparse.Namespace) -> int:
         print(json.dumps({"resource": req.rsc_id, "agent": str(req.agent),
                           "timeout_ms": req.timeout_ms} | res.to_dict(), indent=1))
         return res.rc
-    head = f"Operation {args.action} for {req.rsc_id} ({req.agent})"
-    reason = f": {res.exit_reason}" if res.exit_reason else ""
-    if res.status == 0:
-        print(f"{head} returned {res.rc} ({res.rc_name}{reason})")
-    else:
-        print(f"{head} could not be executed ({res.status_name}{reason})", file=sys.stderr)
-    for name, text, stream in (("stdout", res.stdout, sys.stdout), ("stderr", res.stderr,
-                                                                     sys.stderr)):
-        for line in text.splitlines():
-            print(f" >  {name}: {line}", file=stream)
-    return res.rc
+    return _print_result(args, req.rsc_id, str(req.agent), res.to_dict())
+
+
+def _status(args: argparse.Namespace) -> int:
+    """What this node's executor has active and its recurring monitors (the LRM view)."""
+    from ha.runtime.control import ControlClient, ControlError
+
+    try:
+        with ControlClient(args.socket, timeout=30.0) as c:
+            reply = c.request("resource_status")
+    except ControlError as e:
+        return _fail(EXIT_DISCONNECT, str(e))
+    if not reply.get("ok"):
+        return _fail(int(reply.get("exit") or EXIT_ERROR), str(reply.get("error")))
+    if args.output_as == "json":
+        print(json.dumps({k: v for k, v in reply.items() if k != "ok"}, indent=1))
+        return 0
+    state = " (stopping its resources)" if reply["stopping"] else ""
+    print(f"Node {reply['node']}{state}: {len(reply['active'])} active resource(s), "
+          f"{reply['running']} action(s) running, {reply['queued']} queued")
+    for a in reply["active"]:
+        print(f"  * {a['rsc']} ({a['agent']}): {a['role']}")
+    if reply["recurring"]:
+        print("Recurring operations:")
+    for m in reply["recurring"]:
+        last = ("not run yet" if m["last_rc"] is None else
+                f"last rc={m['last_rc']} ({m['last_rc_name']}), {m['last_status']}")
+        print(f"  * {m['key']}: interval={m['interval_ms'] / 1000:g}s "
+              f"timeout={m['timeout_ms'] / 1000:g}s, {last}")
+    return 0
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -277,6 +350,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--timeout", help="action timeout (default: the configured one, else 20s)")
     p.add_argument("--interval", help="the monitor's interval (selects its op config)")
     p.add_argument("--check-level", type=int, help="OCF_CHECK_LEVEL")
+    p.add_argument("--cancel", action="store_true",
+                   help="cancel the daemon's recurring monitor of that --interval")
     p.add_argument("-V", "--verbose", action="store_true",
-                   help="trace the agent (OCF_TRACE_RA=1, trace to stderr)")
+                   help="trace the agent (OCF_TRACE_RA=1, trace to stderr; with -x/--agent)")
     p.set_defaults(func=_op)
+
+    p = rsub.add_parser("status", help="what this node's executor has active, its monitors")
+    _common(p)
+    p.set_defaults(func=_status)

@@ -157,6 +157,9 @@ class NodeDaemon:
         from ha.runtime.fencerservice import FencerService
 
         self.fencer = FencerService(self)
+        from ha.runtime.executorservice import ExecutorService
+
+        self.executor = ExecutorService(self)   # what self-fencing stops (fencerservice)
         self.pump_hooks: list[Callable[[], None]] = []
         self._wake: asyncio.TimerHandle | None = None
         self._wake_us: int | None = None
@@ -219,6 +222,7 @@ class NodeDaemon:
                 handle.cancel()
         await self.control.close()
         self.fencer.close()
+        await self.executor.close()
         if self.transport is not None:
             # Streams still open (a listener whose client is gone) may leave their group
             # as they are cancelled after this: with no transport, that sends nothing.
@@ -394,6 +398,8 @@ class NodeDaemon:
         try:
             if str(req["op"]).startswith("stonith_"):
                 return await self.fencer.handle(req)
+            if str(req["op"]).startswith("resource_"):
+                return await self.executor.handle(req)
             return await serve(self, req, peer)
         except (GroupError, ValueError, KeyError, TypeError) as exc:
             return {"ok": False, "error": f"{req.get('op')}: {exc}"}

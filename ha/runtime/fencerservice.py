@@ -11,8 +11,8 @@ and carries its effects out:
 - ``ReplyClient`` → wakes the control-socket request waiting for it;
 - ``Trace`` → the node's JSON-lines trace;
 - ``SelfFence`` → no-quorum-policy=suicide: there is no controller yet, so the node
-  asks the executor to stop every resource when the daemon hosts one (an ``executor``
-  attribute with an async ``stop_all()``), logs, and exits at once (``os._exit(1)``,
+  asks its executor to stop every resource (the daemon's ``executor`` attribute, an
+  ``ExecutorService``: ``stop_all(budget)``), logs, and exits at once (``os._exit(1)``,
   no clean leave: to its peers the node vanishes, as a fenced node would).
 
 The configuration is read from the local CIB replica before each event, when its
@@ -26,7 +26,6 @@ result; ``stonith_history`` (target); ``stonith_devices`` (devices, levels, prob
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
@@ -147,8 +146,10 @@ class FencerService:
         executor = getattr(self.d, "executor", None)
         stop_all = getattr(executor, "stop_all", None)
         if stop_all is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(stop_all(), EXECUTOR_STOP_S)
+            try:    # stop_all keeps to its budget; wait_for only guards against a hang
+                await asyncio.wait_for(stop_all(EXECUTOR_STOP_S), EXECUTOR_STOP_S + 5.0)
+            except Exception as exc:
+                log("FENCER", f"stopping the resources failed: {exc!r}", logging.ERROR)
         loop = asyncio.get_running_loop()
         self.d.trace.write(loop.time(), "self_fenced", {"reason": reason})
         self.d.trace.close()
