@@ -118,12 +118,14 @@ def _op(el: etree._Element, now: datetime | None) -> Op:
 
 
 def _primitive(el: etree._Element, meta: dict[str, str],
-               templates: dict[str, etree._Element], now: datetime | None = None) -> Resource:
+               templates: dict[str, etree._Element], now: datetime | None = None,
+               inherited: dict[str, str] | None = None) -> Resource:
     """A primitive; one made from a ``template`` takes its agent, parameters, meta
-    attributes and operations, its own overriding them."""
+    attributes and operations, its own overriding them. ``inherited`` are the
+    instance attributes of the group or clone it is in (its own override them)."""
     tmpl = templates.get(el.get("template", ""))
     meta = dict(meta)
-    params: dict[str, str] = {}
+    params: dict[str, str] = dict(inherited or {})
     utilization: dict[str, str] = {}
     ops: dict[tuple[str, int], Op] = {}
     for source in (tmpl, el):
@@ -192,14 +194,16 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_co
             gid = el.get("id", "")
             groups[gid] = []
             for child in el.findall("primitive"):
-                member = _primitive(child, meta, templates, now)
+                member = _primitive(child, meta, templates, now,
+                                    _nvpairs(el, "instance_attributes", now))
                 member.group = gid
                 groups[gid].append(member.id)
                 out.append(member)
         elif el.tag in ("clone", "master") and el.find("primitive") is not None:
             meta = dict(rsc_defaults)
             meta.update(_nvpairs(el, "meta_attributes", now))
-            base = _primitive(el.find("primitive"), meta, templates, now)  # type: ignore[arg-type]
+            base = _primitive(el.find("primitive"), meta, templates, now,  # type: ignore[arg-type]
+                              _nvpairs(el, "instance_attributes", now))
             clone, instances, _ = make_clone(el, meta, base, node_count, copy.deepcopy)
             clones[clone.id] = clone
             out.extend(instances)
@@ -207,7 +211,10 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_co
             meta = dict(rsc_defaults)
             meta.update(_nvpairs(el, "meta_attributes", now))
             meta.update(_nvpairs(inner, "meta_attributes", now))
-            members = [_primitive(p, meta, templates, now) for p in inner.findall("primitive")]
+            inherited = _nvpairs(el, "instance_attributes", now)
+            inherited.update(_nvpairs(inner, "instance_attributes", now))
+            members = [_primitive(p, meta, templates, now, inherited)
+                       for p in inner.findall("primitive")]
             if not members:
                 continue
             clone, instances, inst_groups = make_clone(

@@ -88,3 +88,16 @@ def test_an_instance_blocked_by_a_failure_is_nothing_to_be_placed_with() -> None
                '<rsc_colocation id="col" rsc="B" with-rsc="C" score="INFINITY"/>',
                node_state("node1", "1", lrm))
     assert summary(root) == [("Stop", "B", "node1", "node availability")]
+
+
+def test_a_member_takes_its_group_parameters_into_its_definition() -> None:
+    from ha.scheduler.status import params_digest
+
+    group = ('<group id="G"><instance_attributes id="G-i"><nvpair id="G-x" name="x" '
+             'value="1"/></instance_attributes>' + prim("A") + "</group>")
+    same = history("A", op("A", "start", digest=params_digest({"x": "1"})))
+    root = cib(["node1"], group, status=node_state("node1", "1", same))
+    assert summary(root) == []
+    changed = history("A", op("A", "start"))  # recorded without the group's parameter
+    root = cib(["node1"], group, status=node_state("node1", "1", changed))
+    assert summary(root) == [("Restart", "A", "node1", "resource definition change")]
