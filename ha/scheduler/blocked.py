@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ha.scheduler.model import Cluster, Resource
-from ha.scheduler.nodestate import fenced
+from ha.scheduler.nodestate import fenced, requires_fencing
 
 #: the reason of a summary line blocked for no stated reason ("  blocked")
 BLOCKED = "(blocked)"
@@ -86,14 +86,7 @@ def _stops_after_blocked(cluster: Cluster) -> list[tuple[str, str]]:
 
 
 def needs_fencing(rsc: Resource, sit: Situation) -> bool:
-    """Whether ``rsc`` requires fencing (``requires``; by default with stonith enabled,
-    except for fencing devices)."""
-    requires = rsc.meta.get("requires", "").lower()
-    if requires in ("fencing", "unfencing"):
-        return True
-    if requires in ("quorum", "nothing") or rsc.cls == "stonith":
-        return False
-    return sit.stonith
+    return requires_fencing(rsc, sit.stonith)
 
 
 def active_nodes(rsc: Resource, sit: Situation) -> list[str]:

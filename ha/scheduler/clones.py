@@ -16,6 +16,7 @@ from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.model import Clone, Cluster, Resource, parse_score
+from ha.scheduler.nodestate import requires_fencing
 
 
 def clone_sizes(meta: dict[str, str], node_count: int) -> tuple[int, int]:
@@ -119,6 +120,13 @@ def history_owner(cluster: Cluster, lrm_id: str, uname: str, running: bool) -> R
             inactive = member(unit)
     if chosen is None and not surplus:
         chosen = inactive
+    node = cluster.node(uname)
+    if chosen is not None and node is not None and (not node.online or node.unclean) \
+            and not requires_fencing(chosen, cluster.stonith_enabled) \
+            and len(clone.instances) != len(cluster.nodes):
+        # active on a node that is down, a resource not requiring fencing may run
+        # elsewhere meanwhile: that history takes no valid instance number
+        chosen = None
     return chosen if chosen is not None else member(_orphan_instance(cluster, clone))
 
 

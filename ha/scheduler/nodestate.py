@@ -30,7 +30,7 @@ from __future__ import annotations
 from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
-from ha.scheduler.model import Change, Cluster, Node
+from ha.scheduler.model import Change, Cluster, Node, Resource
 from ha.scheduler.unfencing import unfence_ops
 
 
@@ -112,6 +112,17 @@ def has_fencing_device(root: etree._Element, options: dict[str, str]) -> bool:
     return is_pcmk_true(options.get("have-watchdog", "false")) or any(
         p.get("class") == "stonith" or p.get("template") in stonith_templates
         for p in root.iterfind("configuration/resources//primitive"))
+
+
+def requires_fencing(rsc: Resource, stonith_enabled: bool) -> bool:
+    """Whether ``rsc`` requires fencing (``requires``; by default with stonith
+    enabled, except for fencing devices, which require quorum)."""
+    requires = rsc.meta.get("requires", "").lower()
+    if requires in ("fencing", "unfencing"):
+        return True
+    if requires in ("quorum", "nothing") or rsc.cls == "stonith":
+        return False
+    return stonith_enabled
 
 
 def can_fence(cluster: Cluster, node: Node) -> bool:

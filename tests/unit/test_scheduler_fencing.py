@@ -187,3 +187,17 @@ def test_a_shutdown_lock_keeps_a_resource_with_its_node() -> None:
     assert summary(root) == [("Stop", "A", "node1", "node availability")]
     unlocked = cib(["node1", "node2"], prim("A"), status=status)
     assert summary(unlocked) == [("Move", "A", "node1 -> node2", "")]
+
+
+def test_a_clone_not_requiring_fencing_on_a_lost_node_is_an_orphan_instance() -> None:
+    clone = ('<clone id="C-clone"><meta_attributes id="cm">'
+             '<nvpair id="cmax" name="clone-max" value="2"/></meta_attributes>'
+             + prim("C", '<nvpair id="rq" name="requires" value="quorum"/>') + '</clone>')
+    lrm = history("C", op("C", "start"))
+    status = (_gone("node1", "1", lrm) + node_state("node2", "2", lrm)
+              + node_state("node3", "3"))
+    root = fencing_cib(["node1", "node2", "node3"], clone, status)
+    assert summary(root) == [("Fence", "node1", "reboot", "peer is no longer part of the cluster"),
+                             ("Start", "fence", "node2", ""),
+                             ("Start", "C:1", "node3", ""),
+                             ("Stop", "C:2", "node1", "node availability")]
