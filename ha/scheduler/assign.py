@@ -87,7 +87,7 @@ class Assigner:
         cl = self.cluster
         if cl.assign_order and len(cl.assign_order) == len(cl.resources):
             return [r for rid in cl.assign_order if (r := cl.resource(rid))]
-        ranked = sorted(cl.resources, key=lambda r: -r.priority)
+        ranked = sorted(cl.resources, key=lambda r: -r.top_priority)
         if self.capacity.active:
             ranked = unit_order(cl, ranked)
         cl.assign_order = [r.id for r in ranked]

@@ -144,6 +144,9 @@ def _orphan_instance(cluster: Cluster, clone: Clone) -> list[Resource]:
             inst.group = f"{clone.group}:{n}"
             cluster.groups.setdefault(inst.group, []).append(inst.id)
         unit.append(inst)
-    after = max((i for i, r in enumerate(cluster.resources) if r.clone == clone.id), default=-1)
+    siblings = [i for i, r in enumerate(cluster.resources) if r.clone == clone.id]
+    for inst in unit:
+        inst.top_priority = cluster.resources[siblings[0]].top_priority if siblings else 0
+    after = max(siblings, default=-1)
     cluster.resources[after + 1:after + 1] = unit
     return unit

@@ -120,6 +120,9 @@ class Resource:
     #: what it uses of its node's capacities (``<utilization>``)
     utilization: dict[str, int] = field(default_factory=dict)
     priority: int = 0
+    #: the priority of the top-level resource it is part of (itself, its group or
+    #: its clone): resources are listed and assigned by it
+    top_priority: int = 0
     stickiness: int = 0
     managed: bool = True
     target_role: str = "Started"

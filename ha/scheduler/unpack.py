@@ -185,7 +185,12 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_co
     groups: dict[str, list[str]] = {}
     clones: dict[str, Clone] = {}
     templates = {t.get("id", ""): t for t in root.findall("configuration/resources/template")}
+    top_priority: dict[str, int] = {}
     for el in root.findall("configuration/resources/*"):
+        if el.tag != "primitive":
+            top_meta = dict(rsc_defaults)
+            top_meta.update(_nvpairs(el, "meta_attributes", now))
+            top_priority[el.get("id", "")] = parse_score(top_meta.get("priority"))
         if el.tag == "primitive":
             out.append(_primitive(el, rsc_defaults, templates, now))
         elif el.tag == "group":
@@ -222,7 +227,10 @@ def unpack_resources(root: etree._Element, rsc_defaults: dict[str, str], node_co
             clones[clone.id] = clone
             groups.update(inst_groups)
             out.extend(instances)
-    out.sort(key=lambda r: -r.priority)  # Pacemaker lists and assigns by priority
+    for r in out:
+        top = r.clone or r.group
+        r.top_priority = r.priority if top is None else top_priority.get(top, 0)
+    out.sort(key=lambda r: -r.top_priority)  # Pacemaker lists and assigns by priority
     return out, groups, clones
 
 

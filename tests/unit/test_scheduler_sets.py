@@ -83,3 +83,11 @@ def test_for_good_with_a_group_is_with_its_last_member() -> None:
     root = cib(["node1", "node2"], group + prim("C"),
                '<rsc_colocation id="c" rsc="C" with-rsc="G" score="100"/>', NODES)
     assert starts(root) == {"A": "node1", "C": "node1"}
+
+
+def test_resources_are_listed_by_the_priority_of_their_top_level_resource() -> None:
+    group = ('<group id="G"><meta_attributes id="G-m"/>'
+             + prim("A", '<nvpair id="a-p" name="priority" value="10"/>') + "</group>")
+    root = cib(["node1"], group + prim("B", '<nvpair id="b-p" name="priority" value="5"/>'),
+               status=node_state("node1", "1"))
+    assert [c.resource for c in schedule(root).changes] == ["B", "A"]
