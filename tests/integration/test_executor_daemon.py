@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from harness.realcluster import HastackCluster
 from ha.executor import Request, ResourceAgent
 from ha.runtime.executor_agents import AgentDirectory
 from ha.runtime.executorservice import ExecutorService
+from harness.realcluster import HastackCluster
 
 DUMMY = Path("/usr/lib/ocf/resource.d/heartbeat/Dummy")
 needs_dummy = pytest.mark.skipif(not DUMMY.exists(),
