@@ -16,7 +16,7 @@ from ha.scheduler.blocked import (
     quorum_reason,
     stop_reason,
 )
-from ha.scheduler.model import Action, Change, Cluster, Resource
+from ha.scheduler.model import Action, Change, Cluster, Resource, canonical_role
 
 CLEAR = Situation()
 
@@ -188,16 +188,46 @@ def create_actions(cluster: Cluster, order: list[Resource]) -> ActionGraph:
                  if u != dest or restart or len(rsc.running) > 1]
         if dest is None:
             continue
-        if dest not in rsc.running or stops:
+        starting = dest not in rsc.running or bool(stops)
+        if starting:
             start = graph.add(rsc.id, "start", dest)
             for s in stops + probes:
                 graph.order(s, start)
+        role_changes(graph, rsc, starting)
+        target = next_role(rsc)
         for op in rsc.ops:
-            if op.name == "monitor" and op.interval_ms and op.role in (None, "Started"):
+            role = canonical_role(op.role)
+            if op.name == "monitor" and op.interval_ms and (
+                    role == target or (role is None and target != "Promoted")):
                 mon = graph.add(rsc.id, "monitor", dest, op.interval_ms)
-                for s in graph.find(rsc.id, "start"):
+                for s in graph.find(rsc.id, "start") + graph.find(rsc.id, "promote") \
+                        + graph.find(rsc.id, "demote"):
                     graph.order(s, mon)
     return graph
+
+
+def role_changes(graph: ActionGraph, rsc: Resource, starting: bool) -> None:
+    """Demote where it is promoted and will not stay so (before it stops there);
+    promote where it is to be promoted and is not (after it starts, and after any
+    demote); a failure recovered by demoting (on-fail=demote) demotes and
+    re-promotes in place."""
+    dest, target = rsc.assigned, next_role(rsc)
+    repromote = (dest is not None and rsc.running.get(dest) == "Promoted"
+                 and rsc.failed.get(dest, False) and rsc.on_fail.get(dest) == "demote")
+    demotes = []
+    for uname, role in rsc.running.items():
+        if role == "Promoted" and (uname != dest or starting or target != "Promoted"
+                                   or repromote):
+            demote = graph.add(rsc.id, "demote", uname)
+            for stop in graph.find(rsc.id, "stop"):
+                if stop.node == uname:
+                    graph.order(demote, stop)
+            demotes.append(demote)
+    if dest is not None and target == "Promoted" and (
+            starting or rsc.running.get(dest) != "Promoted" or repromote):
+        promote = graph.add(rsc.id, "promote", dest)
+        for before in graph.find(rsc.id, "start") + demotes:
+            graph.order(before, promote)
 
 
 def apply_orderings(cluster: Cluster, graph: ActionGraph) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ha.scheduler.graph import GraphAction, TransitionGraph
 from ha.scheduler.model import Cluster
+from ha.scheduler.promotion_scores import mark_unpromoted
 
 
 @dataclass
@@ -84,8 +85,11 @@ def _apply(cluster: Cluster, a: GraphAction) -> None:
         rsc.failed.pop(node, None)
     elif a.operation == "promote":
         rsc.running[node] = "Promoted"
+        rsc.failed[node] = False
     elif a.operation == "demote":
         rsc.running[node] = "Started"
+        if rsc.on_fail.get(node) == "demote":  # the failure's recovery is done
+            rsc.failed[node] = False
 
 
 def run_graph(cluster: Cluster, g: TransitionGraph) -> SimulatedRun:
@@ -94,6 +98,7 @@ def run_graph(cluster: Cluster, g: TransitionGraph) -> SimulatedRun:
     fired, stuck = order_of_execution(g)
     for a in fired:
         _apply(revised, a)
+    mark_unpromoted(revised)  # a promotable clone's instance that started is Unpromoted
     lines = [_line(a) for a in fired]
     for node in revised.nodes:
         if node.shutdown and node.online:  # the controller then stops the node itself

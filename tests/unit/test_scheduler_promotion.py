@@ -231,3 +231,18 @@ def test_without_quorum_and_policy_demote_the_promoted_instance_is_demoted() -> 
                props=nv("no-quorum-policy", "demote"))
     root.set("have-quorum", "0")
     assert summary(root) == [("Demote", "S:0", "Promoted -> Unpromoted node1", "")]
+
+
+def test_the_graph_promotes_after_starting_and_the_run_shows_the_roles() -> None:
+    from ha.scheduler.execute import run_graph
+    from ha.scheduler.graph import build_graph
+    from ha.scheduler.text import render
+
+    root = transient_cib("", "", score(5), score(10))
+    t = schedule(root)
+    g = build_graph(t)
+    by_label = {a.label: a for a in g.actions}
+    promote, start = by_label["S:0_promote_0 node2"], by_label["S:0_start_0 node2"]
+    assert start.id in promote.inputs
+    revised = render(t, run=run_graph(t.cluster, g)).split("Revised Cluster Status:")[1]
+    assert "Promoted: [ node2 ]" in revised and "Unpromoted: [ node1 ]" in revised
