@@ -276,6 +276,11 @@ def colocation_sets(el: etree._Element, cluster: Cluster) -> None:
         role = _set_role(rset)
         if local == 0 or not _sequential(rset):
             continue
+        if local > 0 and (rset.get("ordering") or "group").lower() != "group":
+            # the old ordering="listed": each member is placed with the one after it
+            for dep, prim in zip(members, members[1:], strict=False):
+                _colocate(cluster, cid, dep, prim, local, role, role)
+            continue
         for i, dep in enumerate(members):
             withs = members[:i] if local < 0 else members[i - 1:i]
             for prim in withs:

@@ -96,3 +96,12 @@ def test_rsc_defaults_with_an_agent_rule_apply_to_that_agent_only() -> None:
         '<rsc_expression id="um-e" class="ocf" provider="pacemaker" type="Dummy"/></rule>'
         '<nvpair id="um-n" name="is-managed" value="false"/></meta_attributes>'))
     assert summary(root) == [("Start", "B", "node1", "")]
+
+
+def test_a_colocation_set_ordered_listed_places_each_member_with_the_next() -> None:
+    refs = "".join(f'<resource_ref id="{r}"/>' for r in "ABC")
+    coloc = (f'<rsc_colocation id="cs" score="INFINITY"><resource_set id="s" '
+             f'ordering="listed">{refs}</resource_set></rsc_colocation>')
+    resources = prim("A") + prim("B") + prim("C", nv("target-role", "Stopped"))
+    root = cib(["node1"], resources, coloc, status=node_state("node1", "1"))
+    assert summary(root) == []
