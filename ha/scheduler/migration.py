@@ -14,7 +14,9 @@ Pacemaker's rules kept here:
   ``first``'s. If ``first`` moves or restarts without migrating, ``then``
   moves by stop and start, "due to unrunnable first stop". Inside a group each member
   is ordered after the one before it, so one unmigratable member stops the migration
-  of every member after it. This spreads along chains until nothing changes.
+  of every member after it. When ``then`` is a group or clone, its own stop stands
+  between them and its members may still migrate. This spreads along chains until
+  nothing changes.
 """
 
 from __future__ import annotations
@@ -70,6 +72,19 @@ def _first_name(o: Ordering) -> str:
     return o.first_label.split()[0] if o.first_label else o.first
 
 
+def _then_is_collective(cluster: Cluster, o: Ordering) -> bool:
+    """Whether ``then`` was a group or clone (its first member stands for a group;
+    orderings inside a group are between members)."""
+    if o.then in cluster.clones:
+        return True
+    then = cluster.resource(o.then)
+    if then is None or then.group is None or then.clone is not None:
+        return False
+    first = cluster.resource(o.first)
+    inside = first is not None and first.group == then.group
+    return not inside and cluster.groups[then.group][0] == then.id
+
+
 def block_migrations(cluster: Cluster) -> None:
     """Give up migrations ordered after a real stop (see the module docstring)."""
     changed = True
@@ -79,6 +94,8 @@ def block_migrations(cluster: Cluster) -> None:
             if o.kind != "Mandatory" or not o.symmetrical \
                     or (o.first_action, o.then_action) != ("start", "start"):
                 continue
+            if _then_is_collective(cluster, o):
+                continue  # a group's or clone's own stop stands between them
             firsts = [r for m in cluster.members(o.first) if (r := cluster.resource(m))]
             if not any(_stops_without_migrating(f) for f in firsts):
                 continue

@@ -84,3 +84,15 @@ def test_a_failed_migrate_from_recovers_it() -> None:
     lrm2 = history("A", op("A", "monitor", rc=7, call=1), migrate_op("migrate_from", 4, rc=1))
     root = cib(["node1", "node2"], prim("A", MIGRATE), ban("A", "node1"), two_nodes(lrm1, lrm2))
     assert summary(root) == [("Recover", "A", "node2", "")]
+
+
+def test_a_group_ordered_after_a_stop_and_start_still_migrates() -> None:
+    group = (f'<group id="G">{prim("B", MIGRATE)}'
+             f'{prim("C", MIGRATE.replace("nv-allow", "nv-c-allow"))}</group>')
+    lrm = (history("A", op("A", "start")) + history("B", op("B", "start"))
+           + history("C", op("C", "start")))
+    root = cib(["node1", "node2"], prim("A") + group,
+               ban("A", "node1") + ban("G", "node1") + order("A", "G"), two_nodes(lrm))
+    assert summary(root) == [("Move", "A", "node1 -> node2", ""),
+                             ("Migrate", "B", "node1 -> node2", ""),
+                             ("Migrate", "C", "node1 -> node2", "")]
