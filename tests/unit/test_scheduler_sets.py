@@ -91,3 +91,12 @@ def test_resources_are_listed_by_the_priority_of_their_top_level_resource() -> N
     root = cib(["node1"], group + prim("B", '<nvpair id="b-p" name="priority" value="5"/>'),
                status=node_state("node1", "1"))
     assert [c.resource for c in schedule(root).changes] == ["B", "A"]
+
+
+def test_a_listed_colocation_set_places_each_member_with_the_next() -> None:
+    coloc = ('<rsc_colocation id="c" score="INFINITY"><resource_set id="s" ordering="listed">'
+             '<resource_ref id="A"/><resource_ref id="B"/><resource_ref id="C"/>'
+             '</resource_set></rsc_colocation>')
+    off = '<nvpair id="c-tr" name="target-role" value="Stopped"/>'
+    root = cib(["node1", "node2"], prim("A") + prim("B") + prim("C", off), coloc, NODES)
+    assert starts(root) == {}
