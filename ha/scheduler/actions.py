@@ -122,8 +122,6 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
         if origin in rsc.changed_on:
             return [Change("Restart", rsc.id, _details(rsc, origin, dest),
                            "resource definition change")]
-        if origin in rsc.restart_on:
-            return [Change("Restart", rsc.id, _details(rsc, origin, dest))]
         if rsc.required is not None:
             return [Change("Restart", rsc.id, _details(rsc, origin, dest),
                            f"required {rsc.required}")]

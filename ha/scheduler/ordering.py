@@ -106,6 +106,23 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
 
 
 
+def apply_restart_type_stops(cluster: Cluster) -> None:
+    """A stop-then-stop ordering whose ``then`` has restart-type=restart (deprecated)
+    makes ``then`` restart wherever it stays when ``first`` stops, even when the
+    ordering is optional."""
+    for o in cluster.orderings:
+        if (o.first_action, o.then_action) != ("stop", "stop"):
+            continue
+        firsts = [r for m in cluster.members(o.first) if (r := cluster.resource(m))]
+        if not any(f.managed and f.running and (f.assigned not in f.running or starts(f))
+                   for f in firsts):
+            continue
+        for then in (r for m in cluster.members(o.then) if (r := cluster.resource(m))):
+            if then.meta.get("restart-type") == "restart" and then.managed \
+                    and then.assigned is not None and then.assigned in then.running:
+                then.restart_on.add(then.assigned)
+
+
 def _interleaved(cluster: Cluster, o: Ordering) -> bool:
     """A start ordering between two clones where ``then`` has interleave=true: each
     of its instances waits only for the instance of ``first`` on its own node."""

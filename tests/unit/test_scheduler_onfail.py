@@ -105,3 +105,15 @@ def test_a_colocation_set_ordered_listed_places_each_member_with_the_next() -> N
     resources = prim("A") + prim("B") + prim("C", nv("target-role", "Stopped"))
     root = cib(["node1"], resources, coloc, status=node_state("node1", "1"))
     assert summary(root) == []
+
+
+def test_restart_type_restart_restarts_then_when_first_stops() -> None:
+    constraints = ('<rsc_location id="ban" rsc="A" node="node1" score="-INFINITY"/>'
+                   '<rsc_order id="ord" first="A" first-action="stop" then="B"'
+                   ' then-action="stop" kind="Optional"/>')
+    resources = prim("A") + prim("B", '<nvpair id="rt" name="restart-type" value="restart"/>')
+    status = two_nodes(history("A", op("A", "start")), history("B", op("B", "start")))
+    root = cib(["node1", "node2"], resources, constraints, status=status,
+               rsc_defaults=nv("resource-stickiness", "100"))
+    assert summary(root) == [("Move", "A", "node1 -> node2", ""),
+                             ("Restart", "B", "node2", "")]
