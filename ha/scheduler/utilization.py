@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from functools import cmp_to_key
 
-from ha.scheduler.model import INFINITY, Cluster, Node, Resource
+from ha.scheduler.model import INFINITY, Cluster, Node, Resource, add_scores
 
 
 def strategy(cluster: Cluster) -> str:
@@ -142,19 +142,76 @@ def _unit(rsc: Resource) -> str:
     return rsc.clone or rsc.group or rsc.id
 
 
+def _own_weights(members: list[Resource]) -> dict[str, int]:
+    """A unit's own node scores (a clone's carry no stickiness: that is its
+    instances')."""
+    head = members[0]
+    weights = dict(head.allowed)
+    if head.clone is not None:
+        for u in head.running:
+            if u in weights and abs(weights[u]) < INFINITY:
+                weights[u] -= head.stickiness
+    return weights
+
+
+def _add_scaled(work: dict[str, int], other: dict[str, int], factor: float) -> dict[str, int]:
+    """``work`` plus ``factor`` times ``other``'s score on the same node, rounded,
+    never losing a nonzero score; a negative factor does not turn a ban into a
+    preference."""
+    out = dict(work)
+    for uname, current in work.items():
+        score = other.get(uname, -INFINITY)
+        if factor < 0 and score < 0:
+            continue
+        scaled = factor * score
+        weight = int(scaled - 0.5) if scaled < 0 else int(scaled + 0.5)
+        if weight == 0 and score != 0:
+            weight = 1 if factor > 0 else -1 if factor < 0 else 0
+        out[uname] = add_scores(weight, current)
+    return out
+
+
+def _colocated_weights(cluster: Cluster, units: dict[str, list[Resource]], uid: str,
+                       work: dict[str, int] | None, factor: float,
+                       merging: set[str]) -> dict[str, int]:
+    """A unit's scores with those of what it is colocated with, scaled by each
+    colocation's score, in turn (Pacemaker's colocated node scores)."""
+    members = units.get(uid) or [r for m in cluster.members(uid) if (r := cluster.resource(m))]
+    if uid in merging or not members:
+        return work if work is not None else {}
+    merging.add(uid)
+    own = _own_weights(members)
+    work = dict(own) if work is None else _add_scaled(work, own, factor)
+    if any(w >= 0 and (n := cluster.node(u)) is not None and n.can_run
+           for u, w in work.items()):
+        sign = -1.0 if factor < 0 else 1.0
+        head = members[0].id
+        for c in cluster.colocations:
+            if c.dependent != head:
+                continue
+            primary = cluster.resource(c.primary)
+            other = c.primary if primary is None else _unit(primary)
+            work = _colocated_weights(cluster, units, other, work,
+                                      sign * c.score / INFINITY, merging)
+    merging.discard(uid)
+    return work
+
+
 def unit_order(cluster: Cluster, ranked: list[Resource]) -> list[Resource]:
     """Resources (groups and clones as one) in the order Pacemaker assigns them when
-    utilization counts: priority, score where active, scores in node order."""
+    utilization counts: priority, then the score (with what it is colocated with)
+    where active, then the scores in node order."""
     units: dict[str, list[Resource]] = {}
     for rsc in ranked:
         units.setdefault(_unit(rsc), []).append(rsc)
     nodes = [n.uname for n in Capacity(cluster).sorted_nodes()]
 
-    def key(members: list[Resource]) -> tuple[int, int, tuple[int, ...]]:
-        head = members[0]
+    def key(item: tuple[str, list[Resource]]) -> tuple[int, int, tuple[int, ...]]:
+        uid, members = item
+        weights = _colocated_weights(cluster, units, uid, None, 1.0, set())
         current = next((u for m in members for u in m.running), None)
-        here = head.allowed.get(current, -INFINITY) if current is not None else -INFINITY
-        return (-head.priority, -here, tuple(-head.allowed.get(u, -INFINITY) for u in nodes))
+        here = weights.get(current, -INFINITY) if current is not None else -INFINITY
+        return (-members[0].priority, -here, tuple(-weights.get(u, -INFINITY) for u in nodes))
 
-    ordered = sorted(units.values(), key=key)
-    return [r for members in ordered for r in members]
+    ordered = sorted(units.items(), key=key)
+    return [r for _, members in ordered for r in members]
