@@ -46,6 +46,7 @@ from ha.runtime.tracelog import log
 
 OUTPUT_LIMIT = 256 * 1024
 DRAIN_S = 0.2          # how long an exited agent's pipes are read before giving up
+REAP_S = 2.0   # how long close() waits for a killed agent to be reaped
 TraceSink = Callable[[float, str, dict[str, Any]], None]
 
 
@@ -188,6 +189,11 @@ class ExecutorRunner:
         except asyncio.CancelledError:
             for task in readers:
                 task.cancel()
+            # reap the (killed) agent while the loop still runs, so its transport is
+            # closed now and not finalised after the loop has gone
+            _killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(proc.wait(), REAP_S)
             raise
         self.step(AgentExited(eff.call_id, code, out.decode("utf-8", "replace"),
                               err.decode("utf-8", "replace")))
