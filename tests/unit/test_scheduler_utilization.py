@@ -65,3 +65,28 @@ def test_minimal_fills_the_first_node_by_name() -> None:
                           props=nv("placement-strategy", "minimal"), status=two_nodes()),
                       node1={"cpu": 2}, node2={"cpu": 4})
     assert summary(root) == [("Start", "A", "node1", ""), ("Start", "B", "node1", "")]
+
+
+def test_a_clone_instance_stays_only_where_it_still_fits() -> None:
+    big = with_util("big", nv("priority", "10"), cpu=2)
+    clone = '<clone id="C">' + with_util("R", cpu=1) + "</clone>"
+    running = two_nodes(history("R", op("R", "start")), history("R", op("R", "start")))
+    root = capacities(cib(["node1", "node2"], big + clone,
+                          '<rsc_location id="lb" rsc="big" node="node1" score="100"/>',
+                          props=nv("placement-strategy", "utilization"), status=running),
+                      node1={"cpu": 2}, node2={"cpu": 2})
+    assert summary(root) == [("Start", "big", "node1", ""),
+                             ("Stop", "R:0", "node1", "node availability")]
+
+
+def test_resources_are_ordered_on_scores_with_what_they_are_colocated_with() -> None:
+    # B's preference for node1 is cancelled by C's ban there, so B does not go first
+    constraints = ('<rsc_location id="la" rsc="A" node="node1" score="-INFINITY"/>'
+                   '<rsc_location id="lb" rsc="B" node="node1" score="100"/>'
+                   '<rsc_location id="lc" rsc="C" node="node1" score="-INFINITY"/>'
+                   '<rsc_colocation id="bc" rsc="B" with-rsc="C" score="INFINITY"/>')
+    running = two_nodes(history("A", op("A", "start")) + history("B", op("B", "start")))
+    root = capacities(cib(["node1", "node2"], prim("A") + prim("B") + prim("C"), constraints,
+                          props=nv("placement-strategy", "balanced"), status=running),
+                      node1={"cpu": 2}, node2={"cpu": 2})
+    assert [c.resource for c in schedule(root).changes] == ["A", "B", "C"]
