@@ -72,16 +72,21 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
             runnable = any(_can_start(f) for f in firsts)
             # a clone's start is also mandatory through an instance placed but
             # unable to start (it must stop, which makes its own start mandatory)
-            starting = next((f for f in firsts if starts(f) or (
+            starters = [f for f in firsts if starts(f) or (
                 f.clone is not None and f.unrunnable is not None and f.running
-                and f.assigned is not None)), None)
+                and f.assigned is not None)]
             if o.any_of:  # a pseudo-action: optional, so it never requires a restart
                 able = sum(any(_can_start(r) for m in cluster.members(x)
                                if (r := cluster.resource(m))) for x in o.any_of)
-                runnable, starting = able >= o.min_any, None
+                runnable, starters = able >= o.min_any, []
+            # a clone's start is mandatory for what is not a clone only through its
+            # instances on the node that one is placed on
+            per_node = o.first in cluster.clones and o.then not in cluster.clones
             for then in thens:
                 if not then.managed or then.blocked:
                     continue
+                here = [f for f in firsts if not per_node or f.assigned == then.assigned]
+                starting = next((f for f in starters if f in here), None)
                 if not runnable:
                     if o.kind == "Optional":
                         continue
@@ -94,7 +99,7 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                         stays = (then.assigned is not None and not then.migrating
                                  and not starts(then))
                         required = stays and not o.any_of and any(
-                            _start_required(f, bool(o.first_label)) for f in firsts)
+                            _start_required(f, bool(o.first_label)) for f in here)
                         then.unrunnable = o.first_event
                         then.unrunnable_verb = "required" if required else "unrunnable"
                         changed = True

@@ -6,7 +6,7 @@ Every expected value here was checked with Pacemaker 2.1.5's ``crm_simulate -x F
 from __future__ import annotations
 
 from lxml import etree
-from test_scheduler_cibs import cib, history, node_state, nv, op, prim
+from test_scheduler_cibs import DIGEST_NO_PARAMS, cib, history, node_state, nv, op, prim
 
 from ha.scheduler import schedule
 
@@ -144,3 +144,21 @@ def test_an_asymmetrical_ordering_leaves_a_then_that_stays() -> None:
     root = cib(["node1"], prim("A", STOPPED) + prim("B"),
                '<rsc_order id="ord" first="A" then="B" symmetrical="false"/>', running("B"))
     assert summary(root) == []
+
+
+def test_a_clone_restarts_what_follows_it_only_through_an_instance_on_its_node() -> None:
+    clone = '<clone id="A-clone"><meta_attributes id="ac-m"/>' + prim("A") + "</clone>"
+    constraints = ('<rsc_order id="ord" first="A-clone" then="B"/>'
+                   '<rsc_location id="l" rsc="B" node="node1" score="100"/>')
+
+    def status(changed_on: str) -> str:
+        return "".join(node_state(n, n[-1], history("A", op(
+            "A", "start", digest="0" * 32 if n == changed_on else DIGEST_NO_PARAMS))
+            + (history("B", op("B", "start", call=3)) if n == "node1" else ""))
+            for n in ("node1", "node2"))
+
+    elsewhere = cib(["node1", "node2"], clone + prim("B"), constraints, status("node2"))
+    assert summary(elsewhere) == [("Restart", "A:1", "node2", "resource definition change")]
+    here = cib(["node1", "node2"], clone + prim("B"), constraints, status("node1"))
+    assert summary(here) == [("Restart", "A:0", "node1", "resource definition change"),
+                             ("Restart", "B", "node1", "required A-clone running")]
