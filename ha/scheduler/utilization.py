@@ -154,13 +154,15 @@ def _own_weights(members: list[Resource]) -> dict[str, int]:
     return weights
 
 
-def _add_scaled(work: dict[str, int], other: dict[str, int], factor: float) -> dict[str, int]:
-    """``work`` plus ``factor`` times ``other``'s score on the same node, rounded,
-    never losing a nonzero score; a negative factor does not turn a ban into a
-    preference."""
+def _add_scaled(cluster: Cluster, work: dict[str, int], other: dict[str, int],
+                factor: float) -> dict[str, int]:
+    """``work`` plus ``factor`` times ``other``'s score on the same node (-INFINITY
+    where that node cannot run resources), rounded, never losing a nonzero score; a
+    negative factor does not turn a ban into a preference."""
     out = dict(work)
     for uname, current in work.items():
-        score = other.get(uname, -INFINITY)
+        node = cluster.node(uname)
+        score = other.get(uname, -INFINITY) if node is not None and node.can_run else -INFINITY
         if factor < 0 and score < 0:
             continue
         scaled = factor * score
@@ -181,7 +183,7 @@ def _colocated_weights(cluster: Cluster, units: dict[str, list[Resource]], uid: 
         return work if work is not None else {}
     merging.add(uid)
     own = _own_weights(members)
-    work = dict(own) if work is None else _add_scaled(work, own, factor)
+    work = dict(own) if work is None else _add_scaled(cluster, work, own, factor)
     if any(w >= 0 and (n := cluster.node(u)) is not None and n.can_run
            for u, w in work.items()):
         sign = -1.0 if factor < 0 else 1.0
