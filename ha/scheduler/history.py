@@ -55,6 +55,14 @@ def _compare(a: etree._Element, b: etree._Element) -> int:
     makes it the newest)."""
     a_call, b_call = _int(a.get("call-id"), -1), _int(b.get("call-id"), -1)
     if a_call >= 0 and b_call >= 0:
+        if a_call != b_call:
+            return -1 if a_call < b_call else 1
+        # one operation and its recorded failure: the later change last
+        la, lb = _int(a.get("last-rc-change"), -1), _int(b.get("last-rc-change"), -1)
+        if 0 <= la < lb:
+            return -1
+        if lb >= 0 and la > lb:
+            return 1
         ka, kb = _sort_key(a), _sort_key(b)
         return (ka > kb) - (ka < kb)
     if a_call == -1 and b_call == -1:
@@ -126,6 +134,8 @@ class History:
         self.role: str | None = None
         self.failed = False
         self.last_start: etree._Element | None = None
+        #: (task, interval) of the last failed operation
+        self.last_failure: tuple[str, int] | None = None
         #: a failure whose recovery is its container's restart
         self.restart_container = False
         self.start_pending = False
@@ -158,10 +168,15 @@ class History:
                                       probe and rc in (OCF_OK, OCF_NOT_RUNNING,
                                                        OCF_RUNNING_PROMOTED)):
             self.role = _success_role(task, rc, self.role)
-            # a later start, stop or promote clears a past failure; a demote only one
-            # whose recovery was the demote itself
+            # a later start, stop or promote clears a past failure, as do "not
+            # running" and a later success of the very operation that failed; a
+            # demote only one whose recovery was the demote itself
+            policy = self.rsc.on_fail.get(self.uname)
+            repeated = rc == OCF_NOT_RUNNING or (task == "monitor"
+                                                 and (task, interval) == self.last_failure)
             if task in ("start", "stop", "promote", "migrate_from") or (
-                    task == "demote" and self.rsc.on_fail.get(self.uname) == "demote"):
+                    repeated and policy not in ("stop", "fence", "standby")) or (
+                    task == "demote" and policy == "demote"):
                 self.failed = False
             if task in ("start", "migrate_from"):
                 self.last_start = op
@@ -170,6 +185,7 @@ class History:
 
     def failure(self, task: str, interval: int, rc: int, status: str) -> None:
         rsc = self.rsc
+        self.last_failure = (task, interval)
         not_installed = rc == OCF_NOT_INSTALLED or status == STATUS_NOT_INSTALLED
         probe = task == "monitor" and interval == 0
         policy = on_fail(rsc, task, interval, self.stonith)

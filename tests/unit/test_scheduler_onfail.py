@@ -117,3 +117,16 @@ def test_restart_type_restart_restarts_then_when_first_stops() -> None:
                rsc_defaults=nv("resource-stickiness", "100"))
     assert summary(root) == [("Move", "A", "node1 -> node2", ""),
                              ("Restart", "B", "node2", "")]
+
+
+def test_a_later_success_of_the_failed_monitor_clears_the_failure() -> None:
+    ok = op("A", "monitor", call=3, interval=10000).replace(
+        "/>", ' last-rc-change="2000"/>')
+    failed = op("A", "monitor", rc=1, call=3, interval=10000).replace(
+        'id="A_monitor_10000_3"', 'id="A_last_failure_0"').replace(
+        "/>", ' last-rc-change="1000"/>')
+    lrm = history("A", op("A", "start"), ok, failed)
+    root = cib(["node1", "node2"], with_monitor("A", "block"), status=two_nodes(lrm))
+    assert summary(root) == []
+    stop = cib(["node1", "node2"], with_monitor("A", "stop"), status=two_nodes(lrm))
+    assert summary(stop) == [("Stop", "A", "node1", "node availability")]
