@@ -391,6 +391,16 @@ def _order_kind(el: etree._Element) -> str:
     return {"optional": "Optional", "serialize": "Serialize"}.get(kind.lower(), "Mandatory")
 
 
+def _collective_label(cluster: Cluster, first: str, action: str) -> str:
+    """How reasons name a group's or clone's action: by the pseudo-action that
+    completes it ("G running", "MS promoted"); "" for a primitive."""
+    if first not in cluster.groups and first not in cluster.clones:
+        return ""
+    done = {"start": "running", "stop": "stopped", "promote": "promoted",
+            "demote": "demoted"}.get(action, "running")
+    return f"{first} {done}"
+
+
 def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
     for el in root.findall("configuration/constraints/rsc_order"):
         if el.find("resource_set") is not None:
@@ -400,7 +410,7 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
         if first is None or then is None or not _known(cluster, first) \
                 or not _known(cluster, then):
             continue
-        label = f"{first} running" if first in cluster.groups or first in cluster.clones else ""
+        label = _collective_label(cluster, first, el.get("first-action", "start"))
         clone = cluster.clones.get(first)
         need = clone.clone_min if clone is not None else 0
         if clone is not None and not need and _false(el.get("require-all")):

@@ -141,6 +141,9 @@ class Resource:
     failed: dict[str, bool] = field(default_factory=dict)
     #: nodes whose operation history for this resource is known (probed or run)
     known_on: set[str] = field(default_factory=set)
+    #: nodes where the history is bound to this very instance (``known_on`` is
+    #: shared by all instances of an anonymous clone)
+    own_history: set[str] = field(default_factory=set)
     #: nodes where the last start's parameters differ from the configuration
     changed_on: set[str] = field(default_factory=set)
     #: nodes where it restarts for no reason the summary gives (its agent changed,

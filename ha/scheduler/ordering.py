@@ -1,6 +1,7 @@
 """What mandatory orderings do to the resources they order (``rsc_order``, kind Mandatory).
 
-For ``first then`` (start → start):
+For ``first then`` (start → start, and a promotable clone's promote → start, where
+"can start" is "has an instance to be promoted" and "starts" is "promotes one"):
 
 - if ``first`` cannot start (it was assigned nowhere, or its own start is unrunnable),
   ``then`` cannot start either: it stops where it runs ("due to unrunnable first
@@ -55,8 +56,10 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
     while changed:
         changed = _block_colocated(cluster)
         for o in cluster.orderings:
-            if o.kind not in ("Mandatory", "Optional") \
-                    or (o.first_action, o.then_action) != ("start", "start"):
+            promoting = (o.first_action, o.then_action) == ("promote", "start") \
+                and o.first in cluster.clones and cluster.clones[o.first].promotable
+            if o.kind not in ("Mandatory", "Optional") or not promoting \
+                    and (o.first_action, o.then_action) != ("start", "start"):
                 continue
             firsts = [r for m in cluster.members(o.first) if (r := cluster.resource(m))]
             thens = [r for m in cluster.members(o.then) if (r := cluster.resource(m))]
@@ -64,7 +67,7 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                 # restart-type=restart (deprecated) on then: an optional ordering
                 # still restarts it when first starts, but never blocks it
                 thens = [t for t in thens if t.meta.get("restart-type") == "restart"]
-            if _interleaved(cluster, o):
+            if _interleaved(cluster, o) and not promoting:
                 changed |= _order_instances(o, firsts, thens)
                 continue
             if not firsts:
@@ -75,13 +78,18 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
             starters = [f for f in firsts if starts(f) or (
                 f.clone is not None and f.unrunnable is not None and f.running
                 and f.assigned is not None)]
+            if promoting:  # the clone's promotion: possible, and forcing a restart
+                runnable = any(f.next_role == "Promoted" for f in firsts)
+                restarter = promotion_restarts(o, firsts)
+                starters = [restarter] if restarter is not None else []
             if o.any_of:  # a pseudo-action: optional, so it never requires a restart
                 able = sum(any(_can_start(r) for m in cluster.members(x)
                                if (r := cluster.resource(m))) for x in o.any_of)
                 runnable, starters = able >= o.min_any, []
             # a clone's start is mandatory for what is not a clone only through its
             # instances on the node that one is placed on
-            per_node = o.first in cluster.clones and o.then not in cluster.clones
+            per_node = o.first in cluster.clones and o.then not in cluster.clones \
+                and not promoting
             for then in thens:
                 if not then.managed or then.blocked:
                     continue
@@ -98,7 +106,7 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                     if then.unrunnable is None:
                         stays = (then.assigned is not None and not then.migrating
                                  and not starts(then))
-                        required = stays and not o.any_of and any(
+                        required = stays and not o.any_of and not promoting and any(
                             _start_required(f, bool(o.first_label)) for f in here)
                         then.unrunnable = o.first_event
                         then.unrunnable_verb = "required" if required else "unrunnable"
@@ -126,6 +134,32 @@ def apply_restart_type_stops(cluster: Cluster) -> None:
             if then.meta.get("restart-type") == "restart" and then.managed \
                     and then.assigned is not None and then.assigned in then.running:
                 then.restart_on.add(then.assigned)
+
+
+def promotes(rsc: Resource) -> bool:
+    """Whether the transition will promote ``rsc`` (a promotable clone's instance)."""
+    if rsc.next_role != "Promoted" or rsc.assigned is None or not rsc.managed:
+        return False
+    return rsc.running.get(rsc.assigned) != "Promoted" or starts(rsc)
+
+
+def _demotes(rsc: Resource) -> bool:
+    return any(role == "Promoted" and (uname != rsc.assigned or not promotes(rsc)
+                                       and rsc.next_role != "Promoted" or starts(rsc))
+               for uname, role in rsc.running.items())
+
+
+def promotion_restarts(o: Ordering, firsts: list[Resource]) -> Resource | None:
+    """The instance whose promotion restarts what a symmetrical promote-then-start
+    ordering puts after the clone: only when an instance is promoted while another
+    starts or is demoted in the same transition (as crm_simulate decides it; a
+    promotion alone does not)."""
+    promoted = next((f for f in firsts if promotes(f)), None)
+    if promoted is None or not o.symmetrical:
+        return None
+    if any(starts(f) or _demotes(f) for f in firsts):
+        return promoted
+    return None
 
 
 def _interleaved(cluster: Cluster, o: Ordering) -> bool:

@@ -50,9 +50,9 @@ def _score_applies(cluster: Cluster, clone: Clone, rsc: Resource, uname: str,
             return True
         if active is None and any(uname in r.known_on for r in copies):
             return True
-    if not rsc.running and not rsc.known_on:
-        return True
-    return uname in rsc.known_on or uname in rsc.running
+    if not rsc.running and not rsc.own_history:
+        return True  # this instance is known nowhere: its scores count everywhere
+    return uname in rsc.own_history or uname in rsc.running
 
 
 def _member_score(cluster: Cluster, clone: Clone, rsc: Resource, uname: str,

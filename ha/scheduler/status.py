@@ -74,6 +74,7 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
         if rsc is None:
             return
     if ops:
+        rsc.own_history.add(node.uname)
         for sibling in _clone_siblings(cluster, rsc):
             sibling.known_on.add(node.uname)
     lock_from_history(cluster, rsc, node, lr)

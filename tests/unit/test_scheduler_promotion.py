@@ -246,3 +246,29 @@ def test_the_graph_promotes_after_starting_and_the_run_shows_the_roles() -> None
     assert start.id in promote.inputs
     revised = render(t, run=run_graph(t.cluster, g)).split("Revised Cluster Status:")[1]
     assert "Promoted: [ node2 ]" in revised and "Unpromoted: [ node1 ]" in revised
+
+
+PROMOTE_THEN_X = '<rsc_order id="o1" first="ms" first-action="promote" then="X" then-action="start"/>'
+
+
+def _x_running() -> str:
+    return history("X", op("X", "monitor", 7, 1), op("X", "start", 0, 2))
+
+
+def test_nothing_to_promote_keeps_what_is_ordered_after_the_promotion_stopped() -> None:
+    root = transient_cib(running() + _x_running(), running(), "", "", prim("X"), PROMOTE_THEN_X)
+    assert summary(root) == [("Stop", "X", "node1", "unrunnable ms promoted")]
+    root = transient_cib("", "", "", "", prim("X"), PROMOTE_THEN_X)
+    assert summary(root)[-1] == ("Start", "X", "node1", "unrunnable ms promoted (blocked)")
+
+
+def test_a_promotion_with_a_start_or_demote_restarts_what_is_ordered_after_it() -> None:
+    moved = transient_cib(running(promoted=True), running() + _x_running(), "", score(5),
+                          prim("X"), PROMOTE_THEN_X)
+    assert summary(moved)[-1] == ("Restart", "X", "node2", "required ms promoted")
+    started = transient_cib(running(), _x_running(), "", score(5), prim("X"), PROMOTE_THEN_X)
+    assert summary(started) == [("Promote", "S:1", "Stopped -> Promoted node2", ""),
+                                ("Restart", "X", "node2", "required ms promoted")]
+    alone = transient_cib(running(), running() + _x_running(), "", score(5), prim("X"),
+                          PROMOTE_THEN_X.replace("/>", ' symmetrical="false"/>'))
+    assert summary(alone) == [("Promote", "S:1", "Unpromoted -> Promoted node2", "")]
