@@ -19,7 +19,14 @@ def explain(t: Transition, rid: str) -> list[str]:
     out = [f"{rid} ({rsc.agent})"]
     where = ", ".join(f"{role} on {node}" for node, role in rsc.running.items())
     out.append(f"  now: {where or 'stopped'}")
-    out.append(f"  decided: {'run on ' + rsc.assigned if rsc.assigned else 'stay stopped'}")
+    decided = f"run on {rsc.assigned}" if rsc.assigned else "stay stopped"
+    clone = cl.clones.get(rsc.clone or "")
+    if rsc.assigned and clone is not None and clone.promotable:
+        decided += f" as {rsc.next_role or 'Unpromoted'}"
+    out.append(f"  decided: {decided}")
+    if rsc.assigned and clone is not None and clone.promotable:
+        out.append(f"  promotion priority: {score_text(rsc.promotion)} (promoted-max "
+                   f"{clone.promoted_max}, promoted-node-max {clone.promoted_node_max})")
     scores = [(node, score) for r, node, score in t.scores if r == rid]
     if scores:
         out.append("  scores: " + ", ".join(f"{n} {score_text(s)}" for n, s in scores))
@@ -54,11 +61,18 @@ def _reasons(t: Transition, rid: str) -> list[str]:
     for r, node, score in cl.locations:
         if r == rid:
             why.append(f"location: {score_text(score)} on {node}")
+    for r, node, score in cl.promoted_locations:
+        if r == rid:
+            why.append(f"location for the Promoted role: {score_text(score)} on {node}")
     for c in cl.colocations:
+        mine = f" in the {c.dependent_role} role" if c.dependent_role else ""
+        theirs = f" ({c.primary_role})" if c.primary_role else ""
         if c.dependent == rid:
-            why.append(f"colocated with {c.primary} ({score_text(c.score)}, {c.id})")
+            why.append(f"colocated{mine} with {c.primary}{theirs} ({score_text(c.score)},"
+                       f" {c.id})")
         elif c.primary in (rid, rsc.clone):
-            why.append(f"{c.dependent} is colocated with it ({score_text(c.score)}, {c.id})")
+            role = f" with its {c.primary_role} role" if c.primary_role else ""
+            why.append(f"{c.dependent} is colocated{role} ({score_text(c.score)}, {c.id})")
     for o in cl.orderings:
         if rid in cl.members(o.then):
             why.append(f"starts after {o.first} ({o.kind}, {o.id})")

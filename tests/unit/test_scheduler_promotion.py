@@ -272,3 +272,14 @@ def test_a_promotion_with_a_start_or_demote_restarts_what_is_ordered_after_it() 
     alone = transient_cib(running(), running() + _x_running(), "", score(5), prim("X"),
                           PROMOTE_THEN_X.replace("/>", ' symmetrical="false"/>'))
     assert summary(alone) == [("Promote", "S:1", "Unpromoted -> Promoted node2", "")]
+
+
+def test_explain_names_the_role_decided_and_the_role_constraints() -> None:
+    from ha.scheduler.explain import explain
+
+    loc = '<rsc_location id="l" rsc="ms" role="Master" node="node1" score="100"/>'
+    t = schedule(transient_cib(running(), running(), score(5), score(10), constraints=loc))
+    lines = explain(t, "S:0")
+    assert "  decided: run on node1 as Promoted" in lines
+    assert "  promotion priority: 105 (promoted-max 1, promoted-node-max 1)" in lines
+    assert "  because: location for the Promoted role: 100 on node1" in lines
