@@ -21,7 +21,7 @@ from ha.scheduler.containers import add_container_constraints
 from ha.scheduler.health import apply_node_health
 from ha.scheduler.migration import block_migrations, mark_migrations
 from ha.scheduler.model import Cluster, Transition
-from ha.scheduler.nodestate import fence_lines
+from ha.scheduler.nodestate import fence_lines, unfence_restarts
 from ha.scheduler.ordering import apply_mandatory_orders, apply_restart_type_stops
 from ha.scheduler.promotion import block_promotions
 from ha.scheduler.unpack import unpack
@@ -52,6 +52,7 @@ def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transitio
     scores = assign(cluster)
     order = Assigner(cluster).order()
     mark_migrations(cluster)
+    unfence_restarts(cluster)
     apply_restart_type_stops(cluster)
     apply_mandatory_orders(cluster)
     block_promotions(cluster)

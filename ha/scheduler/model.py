@@ -342,6 +342,8 @@ class Cluster:
     secrets_masked: bool = True
     #: some resource provides or requires unfencing
     unfencing: bool = False
+    #: (node, reason): a fencing device changed there, so the node is unfenced again
+    unfence_triggers: list[tuple[str, str]] = field(default_factory=list)
     #: a fencing device (or watchdog self-fencing) is configured
     fencing_device: bool = True
     #: the partition had quorum (``have-quorum``), and its ``no-quorum-policy``

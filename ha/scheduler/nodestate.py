@@ -31,7 +31,7 @@ from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.model import Change, Cluster, Node, Resource
-from ha.scheduler.unfencing import unfence_ops
+from ha.scheduler.unfencing import needs_unfencing, unfence_ops
 
 
 def _true(value: str | None) -> bool:
@@ -142,6 +142,19 @@ def fenced(cluster: Cluster) -> list[Node]:
     order += [n.uname for n in cluster.nodes if n.unclean and n.uname not in order]
     nodes = [n for u in order if (n := cluster.node(u)) is not None]
     return [n for n in nodes if n.unclean and can_fence(cluster, n)]
+
+
+def unfence_restarts(cluster: Cluster) -> None:
+    """What requires unfencing and stays on a node being unfenced restarts after it."""
+    for op in unfence_ops(cluster):
+        node = cluster.node(op.node)
+        if op.reason is None or node is None or not can_fence(cluster, node):
+            continue
+        for rsc in cluster.resources:
+            if rsc.cls != "stonith" and needs_unfencing(cluster, rsc) and rsc.managed \
+                    and rsc.assigned == op.node and op.node in rsc.running \
+                    and rsc.required is None:
+                rsc.required = "stonith"
 
 
 def fence_lines(cluster: Cluster) -> list[Change]:

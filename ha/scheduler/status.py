@@ -82,6 +82,8 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
         return  # without fencing (or shutdown locks), a node that is down runs nothing
     if (lr.get("class"), lr.get("type")) != (rsc.cls, rsc.type):
         agent_changed.add((rsc.history_id or rsc.id, node.uname))  # failures cleared
+        if rsc.cls == "stonith":  # a device that unfences must unfence again
+            cluster.unfence_triggers.append((node.uname, "Device definition changed"))
     history = History(rsc, node.uname, stonith)
     history.fenceable = can_fence(cluster, node)
     history.expired = op_expiry(rsc, node, rsc.history_id or rsc.id, cluster.now)
@@ -101,6 +103,9 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
             agent = (lr.get("class"), lr.get("provider"), lr.get("type")) != (
                 rsc.cls, rsc.provider, rsc.type)
             rsc.start_pending = rsc.start_pending or history.start_pending or agent
+            if change is not None and rsc.cls == "stonith" and not agent:
+                cluster.unfence_triggers.append((node.uname, "Device parameters changed" + (
+                    " (reload)" if change == "reload" else "")))
             if change == "restart":
                 rsc.changed_on.add(node.uname)
             elif agent or (change == "reload" and rsc.start_pending):

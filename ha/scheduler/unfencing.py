@@ -8,9 +8,13 @@ every resource but the fencing devices, unless its ``requires`` says otherwise),
 ordered after the unfencing of its node; a node that was never unfenced (its
 ``#node-unfenced`` attribute absent or 0) is unfenced "required by RSC monitor"
 (the first probe that needs it) or "required by RSC start" — if it is online,
-clean, not shutting down, and fencing is possible. Probes are considered first,
+clean, not shutting down, and fencing is possible. A node where an unfencing device's
+agent or parameters changed is unfenced again ("Device definition changed",
+"Device parameters changed"). Device changes are considered first, then probes,
 node by node, then starts; the Fence (on) lines are listed newest first, after any
-fencing decided from the status and before nodes fenced for never being seen.
+fencing decided from the status and before nodes fenced for never being seen. What
+requires unfencing and stays on a node being unfenced restarts after it ("due to
+required stonith").
 """
 
 from __future__ import annotations
@@ -58,6 +62,11 @@ def unfence_ops(cluster: Cluster) -> list[Unfence]:
     if not cluster.unfencing:
         return []
     ops: dict[str, Unfence] = {}
+    for uname, why in cluster.unfence_triggers:  # devices changed: seen first
+        node = cluster.node(uname)
+        if node is not None and node.online and not node.unclean and not node.shutdown:
+            op = ops.setdefault(uname, Unfence(uname))
+            op.reason = op.reason or why
 
     def order(rsc: Resource, node: Node, task: str) -> None:
         if not needs_unfencing(cluster, rsc):

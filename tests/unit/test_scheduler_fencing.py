@@ -201,3 +201,26 @@ def test_a_clone_not_requiring_fencing_on_a_lost_node_is_an_orphan_instance() ->
                              ("Start", "fence", "node2", ""),
                              ("Start", "C:1", "node3", ""),
                              ("Stop", "C:2", "node1", "node availability")]
+
+
+def test_a_changed_unfencing_device_unfences_again_and_restarts_what_needs_it() -> None:
+    unfenced = nv("#node-unfenced", "1234")
+    device = ('<lrm_resource id="fence" class="stonith" type="fence_dummy">'
+              + op("fence", "start", digest="0" * 32) + '</lrm_resource>')
+    status = (node_state("node1", "1", device + history("A", op("A", "start", call=3)),
+                         transient=unfenced)
+              + node_state("node2", "2", history("A", op("A", "monitor", rc=7, call=1))
+                           + history("fence", op("fence", "monitor", rc=7, call=1)),
+                           transient=unfenced.replace("nv-#", "nv2-#")))
+    root = fencing_cib(["node1", "node2"], prim("A", nv("resource-stickiness", "100")), status)
+    device_el = next(p for p in root.iter("primitive") if p.get("id") == "fence")
+    device_el.append(etree.fromstring('<meta_attributes id="fm">'
+                                      '<nvpair id="fp" name="provides" value="unfencing"/>'
+                                      '</meta_attributes>'))
+    for h in root.iter("lrm_resource"):
+        if h.get("id") == "fence":
+            h.attrib.update({"class": "stonith", "type": "fence_dummy"})
+            h.attrib.pop("provider", None)
+    assert summary(root) == [("Fence", "node1", "on", "Device parameters changed"),
+                             ("Restart", "fence", "node1", "resource definition change"),
+                             ("Restart", "A", "node1", "required stonith")]
