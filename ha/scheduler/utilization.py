@@ -142,16 +142,21 @@ def _unit(rsc: Resource) -> str:
     return rsc.clone or rsc.group or rsc.id
 
 
-def _own_weights(members: list[Resource]) -> dict[str, int]:
-    """A unit's own node scores (a clone's carry no stickiness: that is its
-    instances')."""
-    head = members[0]
-    weights = dict(head.allowed)
-    if head.clone is not None:
+def _own_weights(cluster: Cluster, rid: str) -> dict[str, int]:
+    """A primitive's node scores, or a clone's own (without its instances'
+    stickiness)."""
+    if rid in cluster.clones:
+        head = cluster.resource(cluster.clones[rid].instances[0]) \
+            if cluster.clones[rid].instances else None
+        if head is None:
+            return {}
+        weights = dict(head.allowed)
         for u in head.running:
             if u in weights and abs(weights[u]) < INFINITY:
                 weights[u] -= head.stickiness
-    return weights
+        return weights
+    rsc = cluster.resource(rid)
+    return dict(rsc.allowed) if rsc is not None else {}
 
 
 def _add_scaled(cluster: Cluster, work: dict[str, int], other: dict[str, int],
@@ -173,29 +178,29 @@ def _add_scaled(cluster: Cluster, work: dict[str, int], other: dict[str, int],
     return out
 
 
-def _colocated_weights(cluster: Cluster, units: dict[str, list[Resource]], uid: str,
-                       work: dict[str, int] | None, factor: float,
-                       merging: set[str]) -> dict[str, int]:
-    """A unit's scores with those of what it is colocated with, scaled by each
-    colocation's score, in turn (Pacemaker's colocated node scores)."""
-    members = units.get(uid) or [r for m in cluster.members(uid) if (r := cluster.resource(m))]
-    if uid in merging or not members:
+def _colocated_weights(cluster: Cluster, rid: str, work: dict[str, int] | None,
+                       factor: float, merging: set[str]) -> dict[str, int]:
+    """``rid``'s scores (a primitive or a clone) with those of what it is colocated
+    with, each scaled by the colocation's score, in turn (Pacemaker's colocated node
+    scores; a group member's colocation with the member before it chains the group)."""
+    if rid in merging:
         return work if work is not None else {}
-    merging.add(uid)
-    own = _own_weights(members)
+    merging.add(rid)
+    own = _own_weights(cluster, rid)
     work = dict(own) if work is None else _add_scaled(cluster, work, own, factor)
     if any(w >= 0 and (n := cluster.node(u)) is not None and n.can_run
            for u, w in work.items()):
         sign = -1.0 if factor < 0 else 1.0
-        head = members[0].id
+        dependent = cluster.clones[rid].instances[0] if rid in cluster.clones \
+            and cluster.clones[rid].instances else rid
         for c in cluster.colocations:
-            if c.dependent != head:
+            if c.dependent != dependent:
                 continue
             primary = cluster.resource(c.primary)
-            other = c.primary if primary is None else _unit(primary)
-            work = _colocated_weights(cluster, units, other, work,
-                                      sign * c.score / INFINITY, merging)
-    merging.discard(uid)
+            other = primary.clone if primary is not None and primary.clone else c.primary
+            work = _colocated_weights(cluster, other, work, sign * c.score / INFINITY,
+                                      merging)
+    merging.discard(rid)
     return work
 
 
@@ -210,7 +215,9 @@ def unit_order(cluster: Cluster, ranked: list[Resource]) -> list[Resource]:
 
     def key(item: tuple[str, list[Resource]]) -> tuple[int, int, tuple[int, ...]]:
         uid, members = item
-        weights = _colocated_weights(cluster, units, uid, None, 1.0, set())
+        # a group counts from its last member, which is colocated with the rest
+        start = cluster.groups[uid][-1] if uid in cluster.groups else uid
+        weights = _colocated_weights(cluster, start, None, 1.0, set())
         current = next((u for m in members for u in m.running), None)
         here = weights.get(current, -INFINITY) if current is not None else -INFINITY
         return (-members[0].priority, -here, tuple(-weights.get(u, -INFINITY) for u in nodes))
