@@ -133,7 +133,7 @@ class Assigner:
             return weights
         clone = self.cluster.clones.get(c.primary)
         if c.primary_role is not None and clone is not None and clone.promotable:
-            where = self.placed_role(c.primary, c.primary_role)
+            where = self.alike(self.placed_role(c.primary, c.primary_role), c.node_attribute)
             both_promoted = c.dependent_role == c.primary_role == "Promoted"
             out = dict(weights)
             for u in out:
@@ -156,7 +156,31 @@ class Assigner:
             where = {r.assigned for m in lasts
                      if (r := self.cluster.resource(m)) is not None and r.assigned is not None
                      and not r.blocked}
-        return self._apply_primary(weights, where, c.score)
+        return self._apply_primary(weights, self.alike(where, c.node_attribute), c.score)
+
+    def alike(self, where: set[str], attribute: str | None) -> set[str]:
+        """The nodes that count as "with" nodes ``where``: those same nodes, or (for a
+        colocation's node-attribute) every node with the same value of it."""
+        if attribute is None:
+            return where
+        values = {v.lower() for u in where if (n := self.cluster.node(u)) is not None
+                  and (v := n.attrs.get(attribute)) is not None}
+        return {n.uname for n in self.cluster.nodes
+                if (v := n.attrs.get(attribute)) is not None and v.lower() in values}
+
+    def _best_alike(self, scores: dict[str, int], attribute: str) -> dict[str, int]:
+        """For each node, the best score among the nodes that can run resources and
+        share its value of ``attribute`` (-INFINITY if none)."""
+        best: dict[str, int] = {}
+        for n in self.cluster.nodes:
+            value = n.attrs.get(attribute)
+            if value is None or not n.can_run or n.uname not in scores:
+                continue
+            key = value.lower()
+            best[key] = max(best.get(key, -INFINITY), scores[n.uname])
+        return {n.uname: best.get((n.attrs.get(attribute) or "").lower(), -INFINITY)
+                if n.attrs.get(attribute) is not None else -INFINITY
+                for n in self.cluster.nodes}
 
     def placed_role(self, rid: str, role: str | None) -> set[str]:
         """Where the instances of clone ``rid`` that will have ``role`` are placed
@@ -281,6 +305,8 @@ class Assigner:
                 self._combined[dep.id] = self._merge_dependents(dep, dict(dep.allowed),
                                                                 seen | {dep.id})
             dep_weights = self._combined[dep.id]
+            if c.node_attribute is not None:
+                dep_weights = self._best_alike(dep_weights, c.node_attribute)
             # a clone takes only the positive preferences of what depends on it
             merged = _merge(weights, dep_weights, c.score / INFINITY,
                             rsc.clone is not None and c.primary == rsc.clone)

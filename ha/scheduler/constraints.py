@@ -309,7 +309,8 @@ def _set_role(rset: etree._Element) -> str | None:
 
 
 def _colocate(cluster: Cluster, cid: str, dep: str, prim: str, score: int,
-              dep_role: str | None = None, prim_role: str | None = None) -> None:
+              dep_role: str | None = None, prim_role: str | None = None,
+              node_attribute: str | None = None) -> None:
     """``dep`` placed with ``prim``: a group by its first member, a clone (or a
     template's resources) by each instance, with a clone as a whole."""
     # with a group: for good (INFINITY) the whole of it, so its last member; else
@@ -319,7 +320,8 @@ def _colocate(cluster: Cluster, cid: str, dep: str, prim: str, score: int,
     several = dep in cluster.clones or dep in cluster.templates
     dependents = cluster.members(dep) if several else cluster.members(dep)[:1]
     for d in dependents:
-        cluster.colocations.append(Colocation(cid, d, primary, score, dep_role, prim_role))
+        cluster.colocations.append(Colocation(cid, d, primary, score, dep_role, prim_role,
+                                              node_attribute))
 
 
 def order_sets(el: etree._Element, cluster: Cluster) -> None:
@@ -379,7 +381,7 @@ def unpack_colocations(root: etree._Element, cluster: Cluster) -> None:
         for d in _expand(cluster, dep):
             for p in _expand(cluster, prim):
                 _colocate(cluster, el.get("id", ""), d, p, parse_score(el.get("score")),
-                          dep_role, prim_role)
+                          dep_role, prim_role, el.get("node-attribute"))
 
 
 def _order_kind(el: etree._Element) -> str:

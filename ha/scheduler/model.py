@@ -261,6 +261,9 @@ class Colocation:
     #: the role each side is limited to ("Promoted", "Unpromoted"), None for any
     dependent_role: str | None = None
     primary_role: str | None = None
+    #: node-attribute: "with" means on a node with the same value of this node
+    #: attribute (None: the same node)
+    node_attribute: str | None = None
 
 
 @dataclass(frozen=True)

@@ -283,3 +283,17 @@ def test_explain_names_the_role_decided_and_the_role_constraints() -> None:
     assert "  decided: run on node1 as Promoted" in lines
     assert "  promotion priority: 105 (promoted-max 1, promoted-node-max 1)" in lines
     assert "  because: location for the Promoted role: 100 on node1" in lines
+
+
+def test_a_node_attribute_colocation_means_a_node_with_the_same_value() -> None:
+    from test_scheduler_cibs import node_state
+    nodes = ["node1", "node2", "node3", "node4"]
+    sites = {n: f'<nvpair id="site-{n}" name="site" value="{"a" if i < 2 else "b"}"/>'
+             for i, n in enumerate(nodes)}
+    cons = ('<rsc_location id="la" rsc="A" node="node3" score="100"/>'
+            '<rsc_location id="lb" rsc="B" node="node3" score="-INFINITY"/>'
+            '<rsc_colocation id="c" rsc="B" with-rsc="A" node-attribute="site"'
+            ' score="INFINITY"/>')
+    status = "".join(node_state(n, str(i + 1)) for i, n in enumerate(nodes))
+    root = cib(nodes, prim("A") + prim("B"), cons, status, node_attrs=sites)
+    assert summary(root) == [("Start", "A", "node3", ""), ("Start", "B", "node4", "")]
