@@ -69,6 +69,24 @@ def _usable(cluster: Cluster, weights: dict[str, int]) -> bool:
                for u, w in weights.items())
 
 
+def primary_rank(cluster: Cluster, rid: str) -> tuple[int, int, int, bytes]:
+    """Pacemaker's order of a resource's "with" colocations: by the primary's
+    priority (highest first), clones before groups before primitives, promotable
+    clones first, then the primary's id (byte order)."""
+    clone = cluster.clones.get(rid)
+    if clone is not None:
+        head = cluster.resource(clone.instances[0]) if clone.instances else None
+        return (-(head.priority if head else 0), -2, -int(clone.promotable), rid.encode())
+    rsc = cluster.resource(rid)
+    if rsc is None:
+        return (0, 0, 0, rid.encode())
+    if rsc.clone is not None:
+        return primary_rank(cluster, rsc.clone)
+    if rsc.group is not None:
+        return (-rsc.priority, -1, 0, rsc.group.encode())
+    return (-rsc.priority, 0, 0, rid.encode())
+
+
 class Assigner:
     """Assigns every resource of a cluster, recording the scores it decided on."""
 
@@ -110,8 +128,10 @@ class Assigner:
         """``rsc``'s node scores once what it is colocated with has been placed."""
         cl = self.cluster
         weights = dict(rsc.allowed)
-        for c in cl.colocations:
-            if c.dependent == rsc.id and not self._in_progress(c.primary):
+        mine = sorted((c for c in cl.colocations if c.dependent == rsc.id),
+                      key=lambda c: primary_rank(cl, c.primary))
+        for c in mine:
+            if not self._in_progress(c.primary):
                 before = weights
                 weights = self._apply_colocation(rsc, weights, c)
                 if c.dependent_role == "Promoted" and weights is not before:

@@ -90,3 +90,17 @@ def test_resources_are_ordered_on_scores_with_what_they_are_colocated_with() -> 
                           props=nv("placement-strategy", "balanced"), status=running),
                       node1={"cpu": 2}, node2={"cpu": 2})
     assert [c.resource for c in schedule(root).changes] == ["A", "B", "C"]
+
+
+def test_what_a_resource_is_colocated_with_is_placed_by_priority() -> None:
+    # A's colocation with B comes first, but C has the higher priority: C is placed
+    # first and takes node1's capacity, so B fits nowhere
+    resources = (prim("A", nv("priority", "3000"))
+                 + with_util("B", '<nvpair id="pb" name="priority" value="1000"/>', cpu=2)
+                 + with_util("C", '<nvpair id="pc" name="priority" value="2000"/>', cpu=2))
+    constraints = ('<rsc_colocation id="ab" rsc="A" with-rsc="B" score="4000"/>'
+                   '<rsc_colocation id="ac" rsc="A" with-rsc="C" score="4000"/>')
+    root = capacities(cib(["node1", "node2"], resources, constraints,
+                          props=nv("placement-strategy", "utilization"), status=two_nodes()),
+                      node1={"cpu": 2}, node2={"cpu": 1})
+    assert summary(root) == [("Start", "A", "node1", ""), ("Start", "C", "node1", "")]
