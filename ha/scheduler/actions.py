@@ -114,6 +114,14 @@ def summarise(rsc: Resource, sit: Situation = CLEAR) -> list[Change]:
         failed = False
         if origin == dest and rsc.running[origin] == next_role(rsc) == "Promoted":
             return [Change("Re-promote", rsc.id, _details(rsc, origin, dest))]
+    if origin == dest and waits_for is not None and (
+            failed or origin in rsc.restart_on or origin in rsc.changed_on
+            or rsc.required is not None):
+        # a restart whose stop waits for one that cannot run: it can only stop
+        before = (rsc.required or "").removesuffix(" start")
+        why = (f"required {before} stop" if rsc.required and before in sit.stuck
+               else f"unrunnable {waits_for} stop")
+        return [Change("Stop", rsc.id, _details(rsc, origin, None), f"{why} (blocked)")]
     if origin == dest:
         if failed:
             return [Change("Recover", rsc.id, _details(rsc, origin, dest))]

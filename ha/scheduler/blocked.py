@@ -15,7 +15,10 @@
   unrecoverable stop, multiple-active=block) that is active cannot run either: a
   group member before a blocked one, the ``first`` of a mandatory symmetrical
   ordering whose ``then`` is blocked, the ``then`` of a mandatory stop-then-stop
-  ordering whose ``first`` is blocked.
+  ordering whose ``first`` is blocked — and so on along the chain, for those that
+  must stop or restart. A restart that cannot stop is shown as a blocked stop "due
+  to required P stop" when its restart came from P's, else "due to unrunnable N
+  stop" for the stop N it waits for.
 - A resource that does not require fencing (``requires`` quorum or nothing; fencing
   devices by default) is not held to be active on nodes that are unclean or down
   when it is active on a clean one too: it is not multiply active for that.
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 
 from ha.scheduler.model import Cluster, Resource
 from ha.scheduler.nodestate import fenced, requires_fencing
+from ha.scheduler.ordering import starts
 
 #: the reason of a summary line blocked for no stated reason ("  blocked")
 BLOCKED = "(blocked)"
@@ -44,6 +48,8 @@ class Situation:
     no_quorum: str | None = None
     #: resource id -> the blocked resource whose stop its stops must wait for
     stop_after_blocked: tuple[tuple[str, str], ...] = ()
+    #: resources that must stop and cannot (or are blocked)
+    stuck: frozenset[str] = frozenset()
     #: nodes that are down or unclean
     unhappy: frozenset[str] = frozenset()
     stonith: bool = False
@@ -58,31 +64,42 @@ def situation(cluster: Cluster) -> Situation:
             if n.uname not in shot and (not n.online or n.pending)}
     pending = {n.uname for n in cluster.nodes if n.online and n.pending and not n.unclean}
     unhappy = {n.uname for n in cluster.nodes if not n.online or n.unclean}
+    pairs, stuck = _stops_after_blocked(cluster)
     return Situation(frozenset(down), frozenset(pending),
                      None if cluster.quorate else cluster.no_quorum_policy,
-                     tuple(_stops_after_blocked(cluster)), frozenset(unhappy),
+                     tuple(pairs), frozenset(stuck), frozenset(unhappy),
                      cluster.stonith_enabled)
 
 
-def _stops_after_blocked(cluster: Cluster) -> list[tuple[str, str]]:
-    """(resource, blocked resource) pairs: the first's stops wait for the second's."""
-    pairs: list[tuple[str, str]] = []
-
-    def blocked(rid: str) -> list[Resource]:
-        return [r for m in cluster.members(rid)
-                if (r := cluster.resource(m)) is not None and r.blocked and r.running]
-
+def _stops_after_blocked(cluster: Cluster) -> tuple[list[tuple[str, str]], set[str]]:
+    """(resource, resource) pairs: the first's stop must wait for the second's, which
+    cannot run — the second is blocked, or is itself stopping after such a stop."""
+    waits: list[tuple[str, str]] = []
     for o in cluster.orderings:
         if o.kind != "Mandatory":
             continue
         actions = (o.first_action, o.then_action)
         if actions == ("start", "start") and o.symmetrical:  # then's stop before first's
-            pairs += [(f, b.id) for b in blocked(o.then) for f in cluster.members(o.first)
-                      if f != b.id]
+            waits += [(f, t) for t in cluster.members(o.then) for f in cluster.members(o.first)
+                      if f != t]
         elif actions == ("stop", "stop"):
-            pairs += [(t, b.id) for b in blocked(o.first) for t in cluster.members(o.then)
-                      if t != b.id]
-    return pairs
+            waits += [(t, f) for f in cluster.members(o.first) for t in cluster.members(o.then)
+                      if t != f]
+    stuck = {r.id for r in cluster.resources if r.blocked and r.running}
+    pairs: list[tuple[str, str]] = []
+    changed = True
+    while changed:
+        changed = False
+        for x, y in waits:
+            if y not in stuck or any(p == x for p, _ in pairs):
+                continue
+            pairs.append((x, y))
+            changed = True
+            rsc = cluster.resource(x)
+            if rsc is not None and rsc.managed and not rsc.blocked and rsc.running and (
+                    rsc.assigned is None or starts(rsc)):
+                stuck.add(x)  # it must stop too, and cannot: what waits for it cannot
+    return pairs, stuck
 
 
 def needs_fencing(rsc: Resource, sit: Situation) -> bool:

@@ -224,3 +224,14 @@ def test_a_changed_unfencing_device_unfences_again_and_restarts_what_needs_it() 
     assert summary(root) == [("Fence", "node1", "on", "Device parameters changed"),
                              ("Restart", "fence", "node1", "resource definition change"),
                              ("Restart", "A", "node1", "required stonith")]
+
+
+def test_restarts_in_a_group_before_a_blocked_member_can_only_stop_blocked() -> None:
+    group = '<group id="g">' + prim("A") + prim("B") + prim("C") + prim("D") + '</group>'
+    lrm = (history("A", op("A", "monitor", rc=7, call=1)) + history("B", op("B", "start"))
+           + history("C", op("C", "start", call=3))
+           + history("D", op("D", "start", call=4), op("D", "stop", rc=1, call=5)))
+    root = cib(["node1"], group, status=node_state("node1", "1", lrm))
+    assert summary(root) == [("Start", "A", "node1", ""),
+                             ("Stop", "B", "node1", "unrunnable C stop (blocked)"),
+                             ("Stop", "C", "node1", "required B stop (blocked)")]
