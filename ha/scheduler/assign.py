@@ -19,7 +19,7 @@ Rules kept (Pacemaker's, for primitives):
 
 from __future__ import annotations
 
-from ha.scheduler.colocated import scaled
+from ha.scheduler.colocated import add_colocated_scores, scaled
 from ha.scheduler.model import INFINITY, Cluster, Colocation, Resource, add_scores
 from ha.scheduler.promotion import RoleChooser
 from ha.scheduler.promotion_scores import add_promotion_scores
@@ -321,6 +321,14 @@ class Assigner:
                 continue  # a clone on every node passes only bans on to its instances
             dep = cl.resource(c.dependent)
             assert dep is not None
+            if c.score < 0 and rsc.clone is None and dep.clone is None \
+                    and c.node_attribute is None:
+                # as Pacemaker adds them: what is colocated with the dependent counts
+                # at its own strength, with the sign of this (negative) colocation
+                weights = add_colocated_scores(cl, self._scores_of, dep.id, weights,
+                                               c.score / INFINITY, False, True,
+                                               frozenset(seen))
+                continue
             if dep.id not in self._combined:  # memoised: chains of clones fan out
                 self._combined[dep.id] = self._merge_dependents(dep, dict(dep.allowed),
                                                                 seen | {dep.id})
@@ -333,6 +341,13 @@ class Assigner:
             if _usable(cl, merged):
                 weights = merged
         return weights
+
+    def _scores_of(self, rid: str) -> dict[str, int]:
+        """A resource's node scores: as assigned, else as configured."""
+        if rid in self.scores:
+            return self.scores[rid]
+        rsc = self.cluster.resource(rid)
+        return rsc.allowed if rsc is not None else {}
 
     def _all_colocations(self, cid: str) -> bool:
         """Whether a clone's instances take all of its colocations: only when it has

@@ -297,3 +297,16 @@ def test_a_node_attribute_colocation_means_a_node_with_the_same_value() -> None:
     status = "".join(node_state(n, str(i + 1)) for i, n in enumerate(nodes))
     root = cib(nodes, prim("A") + prim("B"), cons, status, node_attrs=sites)
     assert summary(root) == [("Start", "A", "node3", ""), ("Start", "B", "node4", "")]
+
+
+def test_a_negative_colocation_weighs_the_dependent_groups_stickiness_in_full() -> None:
+    # group1 (dependent, -500) keeps its node; group2 must leave it, as the other
+    # members of group1 count at full strength against group2 there
+    def grp(gid: str, *members: str) -> str:
+        return f'<group id="{gid}">' + "".join(prim(m) for m in members) + "</group>"
+    lrm = "".join(history(r, op(r, "start", 0, i + 2)) for i, r in enumerate("ABCD"))
+    cons = '<rsc_colocation id="c" rsc="g1" with-rsc="g2" score="-500"/>'
+    root = cib(["node1", "node2"], grp("g1", "A", "B") + grp("g2", "C", "D"), cons,
+               two_nodes(lrm), rsc_defaults=nv("resource-stickiness", "INFINITY"))
+    assert summary(root) == [("Move", "C", "node1 -> node2", ""),
+                             ("Move", "D", "node1 -> node2", "")]
