@@ -16,9 +16,12 @@ device reports an unknown port. What each device does is configurable per device
 action (:class:`DeviceBehaviour`): how long it takes in virtual milliseconds, a hang
 (never returns: the host reports a timeout when the agent's timeout is over, as the
 runtime kills an overrunning agent), a forced rc, and failures drawn with a
-probability from the seeded generator. A device acts only when its run completes, and
-only while the node running the agent is alive: an agent killed with its node (the
-losing side of a fence race) never reaches the switch.
+probability from the seeded generator, and when the command reaches the switch:
+``commit_ms`` into the run (default: at its end; the node running the agent must be
+alive then — an agent killed with its node never sends it), after which the switch
+acts ``switch_ms`` later whatever becomes of the sender. A command sent, then a
+sender fenced before the switch acted, is how both nodes of a two-node cluster die
+in a fence race: ``pcmk_delay_max`` is there to make that window unlikely.
 """
 
 from __future__ import annotations
@@ -48,10 +51,15 @@ class DeviceBehaviour:
     rc: int | None = None            # forced exit status (the switch is not touched unless 0)
     fail_p: float = 0.0
     fail_rc: int = EXIT_FAIL
+    commit_ms: int | None = None     # when the command reaches the device (None: at the end)
+    switch_ms: int = 0               # from then until the switch acts
 
     def __post_init__(self) -> None:
-        if self.duration_ms < 0:
-            raise ValueError(f"duration_ms: expected >= 0, got {self.duration_ms}")
+        for name in ("duration_ms", "switch_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: expected >= 0, got {getattr(self, name)}")
+        if self.commit_ms is not None and not 0 <= self.commit_ms <= self.duration_ms:
+            raise ValueError(f"commit_ms: expected 0..duration_ms, got {self.commit_ms}")
         if not 0.0 <= self.fail_p <= 1.0:
             raise ValueError(f"fail_p: expected a probability in [0, 1], got {self.fail_p!r}")
 
@@ -59,13 +67,16 @@ class DeviceBehaviour:
 @dataclass
 class DeviceOutcome:
     """One agent run: exit after ``duration_us`` (None: hangs) with ``rc``; ``act``
-    changes the switch when (and only if) the run completes."""
+    (logged and) changes the switch, ``switch_us`` after the command was sent at
+    ``commit_us`` into the run (None: at its end)."""
 
     duration_us: int | None
     rc: int
     stdout: str = ""
     stderr: str = ""
     act: Callable[[], None] | None = None
+    commit_us: int | None = None
+    switch_us: int = 0
 
 
 @dataclass
@@ -80,7 +91,7 @@ class SimFenceDevices:
     boot_ms: int = 2000
     power: dict[int, bool] = field(default_factory=dict)
     log: list[tuple[int, int, str, str, str, int]] = field(default_factory=list)
-    """(t_us, runner node, device, action, plug, rc) of every completed fencing action."""
+    """(t_us, runner node, device, action, plug, rc) of every fencing command sent."""
 
     def __post_init__(self) -> None:
         for n in self.world.node_ids:
@@ -108,7 +119,9 @@ class SimFenceDevices:
             rc, act = b.rc, None
         if b.fail_p and self.rng.random() < b.fail_p:
             rc, act, stderr = b.fail_rc, None, f"{run.device}: injected failure"
-        outcome = DeviceOutcome(dur, rc, stdout, stderr)
+        outcome = DeviceOutcome(dur, rc, stdout, stderr, None,
+                                None if b.commit_ms is None else b.commit_ms * 1000,
+                                b.switch_ms * 1000)
         if act is not None or run.action in ("on", "off", "reboot"):
             def done(act: Callable[[], None] | None = act) -> None:
                 self.log.append((self.world.now_us, runner, run.device, run.action,

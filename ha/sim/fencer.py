@@ -9,9 +9,10 @@ group ``fencer`` (``GroupDelivered``, ``MembershipChanged``), quorum changes
 - ``SendGroup`` → a safe multicast in group ``fencer`` from this node;
 - ``SetTimer`` / ``CancelTimer`` → wake-ups on the world's virtual clock (the core's
   ``now`` is virtual seconds);
-- ``RunAgent`` → :class:`ha.sim.fencedevices.SimFenceDevices`; the result comes back
-  ``duration`` later as ``AgentFinished``, or ``timed_out`` when the agent's timeout
-  is over first (the runtime kills an overrunning agent: the device is not touched);
+- ``RunAgent`` → :class:`ha.sim.fencedevices.SimFenceDevices`; its command reaches the
+  switch at the commit point of the run (if this node still lives), the result comes
+  back ``duration`` later as ``AgentFinished``, or ``timed_out`` when the agent's
+  timeout is over first (the runtime kills an overrunning agent);
 - ``ReplyClient`` → ``replies``; ``Trace`` → the world's trace;
 - ``SelfFence`` → the node's :class:`ha.sim.executor.SimExecutor` (when given) stops
   its resources, then the node crashes, as the daemon exits (``self_fenced`` traced).
@@ -106,19 +107,33 @@ class SimFencer:
     def _run(self, run: ev.RunAgent) -> None:
         outcome = self.sim.devices.begin(self.node, run)
         limit = _us(run.timeout_s)
-        if outcome.duration_us is None or outcome.duration_us > limit:
-            self.world.at(self.world.now_us + limit, partial(self._timed_out, run.call_id))
+        end = outcome.duration_us
+        commit = outcome.commit_us if outcome.commit_us is not None else end
+        now = self.world.now_us
+        if outcome.act is not None and commit is not None and commit <= limit:
+            self.world.at(now + commit, partial(self._commit, outcome))
+        if end is None or end > limit:
+            self.world.at(now + limit, partial(self._timed_out, run.call_id))
         else:
-            self.world.at(self.world.now_us + outcome.duration_us,
-                          partial(self._finished, run.call_id, outcome))
+            self.world.at(now + end, partial(self._finished, run.call_id, outcome))
+
+    def _commit(self, outcome: DeviceOutcome) -> None:
+        """The agent sends its command: from now on the switch acts, whatever becomes
+        of this node."""
+        if not self.alive or outcome.act is None:
+            return                       # the agent died with its node
+        if self._paused(partial(self._commit, outcome)):
+            return
+        if outcome.switch_us:
+            self.world.at(self.world.now_us + outcome.switch_us, outcome.act)
+        else:
+            outcome.act()                # may crash any node, this one included
 
     def _finished(self, call_id: int, outcome: DeviceOutcome) -> None:
         if not self.alive:
             return                       # the agent died with its node
         if self._paused(partial(self._finished, call_id, outcome)):
             return
-        if outcome.act is not None:
-            outcome.act()                # may crash any node, this one included
         self.feed(ev.AgentFinished(self.now(), call_id, outcome.rc, outcome.stdout,
                                    outcome.stderr))
 
