@@ -20,7 +20,10 @@ def node_lines(cluster: Cluster) -> list[str]:
     for node in cluster.nodes:
         active = any(node.uname in r.running for r in cluster.resources)
         if node.unclean:
-            lines.append(f"    * Node {node.uname}: UNCLEAN (offline)")
+            state = "online" if node.online else "offline"
+            lines.append(f"    * Node {node.uname}: UNCLEAN ({state})")
+        elif node.pending:
+            lines.append(f"    * Node {node.uname}: pending")
         elif node.online and node.standby:
             extra = " (with active resources)" if active else ""
             lines.append(f"    * Node {node.uname}: standby{extra}")
