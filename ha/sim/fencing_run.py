@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,7 @@ from ha.totem.quorum import QuorumConfig
 DUMMY = ResourceAgent.parse("ocf:heartbeat:Dummy")
 
 
-def fence_cib(devices: dict[str, dict[str, str]], levels: list[tuple[str, int, str]] = (),  # type: ignore[assignment]
+def fence_cib(devices: dict[str, dict[str, str]], levels: Sequence[tuple[str, int, str]] = (),
               properties: dict[str, str] | None = None) -> etree._Element:
     """A CIB with ``devices`` (id → instance attributes, agent ``fence_sim``),
     ``levels`` ((target, index, "dev1,dev2")) and cluster ``properties``."""
