@@ -321,10 +321,9 @@ class Assigner:
                 continue  # a clone on every node passes only bans on to its instances
             dep = cl.resource(c.dependent)
             assert dep is not None
-            if c.score < 0 and rsc.clone is None and dep.clone is None \
-                    and c.node_attribute is None:
+            if rsc.clone is None and dep.clone is None and c.node_attribute is None:
                 # as Pacemaker adds them: what is colocated with the dependent counts
-                # at its own strength, with the sign of this (negative) colocation
+                # at its own strength, with the sign of this colocation
                 weights = add_colocated_scores(cl, self._scores_of, dep.id, weights,
                                                c.score / INFINITY, False, True,
                                                frozenset(seen))
