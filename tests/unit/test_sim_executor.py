@@ -27,6 +27,12 @@ def node(seed: int = 1, **kw: object) -> tuple[SimWorld, SimExecutor, SimAgents]
     return world, SimExecutor(world, 1, agents, **kw), agents  # type: ignore[arg-type]
 
 
+def call(ex: SimExecutor, req: Request) -> int:
+    cid = ex.submit(req)
+    assert cid is not None, f"{req.key}: refused"
+    return cid
+
+
 def where(seed: int, test: str) -> str:
     return f"seed {seed}; replay: {REPLAY} '{test}'"
 
@@ -51,7 +57,7 @@ def test_one_action_per_resource_at_a_time_others_run_alongside() -> None:
     world, ex, agents = node()
     agents.set(Behaviour(duration_ms=500), agent=str(DUMMY))
     t0 = world.now_us
-    ids = [ex.submit(Request(r, DUMMY, act, timeout_ms=20_000))
+    ids = [call(ex, Request(r, DUMMY, act, timeout_ms=20_000))
            for r, act in (("r1", "start"), ("r1", "monitor"), ("r2", "start"), ("r1", "stop"))]
     world.run_for(5_000_000)
     by = {r.call_id: (t, r) for t, r in ex.results}
@@ -64,7 +70,7 @@ def test_action_limit_holds_back_other_resources() -> None:
     world, ex, agents = node(action_limit=1)
     agents.set(Behaviour(duration_ms=300), agent=str(DUMMY))
     t0 = world.now_us
-    ids = [ex.submit(Request(r, DUMMY, "start", timeout_ms=20_000)) for r in ("a", "b", "c")]
+    ids = [call(ex, Request(r, DUMMY, "start", timeout_ms=20_000)) for r in ("a", "b", "c")]
     world.run_for(5_000_000)
     by = {r.call_id: t for t, r in ex.results}
     assert [by[i] - t0 for i in ids] == [300_000, 600_000, 900_000]
