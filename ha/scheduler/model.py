@@ -147,14 +147,12 @@ class Resource:
     #: nodes where the last start's parameters differ from the configuration
     changed_on: set[str] = field(default_factory=set)
     #: nodes where it restarts for no reason the summary gives (its agent changed,
-    #: or parameters changed while a start was pending)
+    #: parameters changed while a start was pending, a filler of its failed)
     restart_on: set[str] = field(default_factory=set)
     #: nodes where only reloadable parameters changed (an agent reload will do)
     reload_on: set[str] = field(default_factory=set)
     #: the container resource it runs in (``container`` meta attribute)
     container: str | None = None
-    #: nodes where it must restart for a filler's failure (on-fail=restart-container)
-    restart_on: set[str] = field(default_factory=set)
     #: the node it is locked to by a clean shutdown (``shutdown-lock``)
     lock_node: str | None = None
     #: its stop failed with a hard error where fencing is not possible
