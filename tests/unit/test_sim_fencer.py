@@ -175,3 +175,20 @@ def _digest(seed: int) -> str:
 def test_same_seed_gives_byte_identical_trace() -> None:
     assert _digest(21) == _digest(21), "seed 21; replay: ha sim fencing --seed 21"
     assert _digest(21) != _digest(22)
+
+
+def test_ha_sim_fencing_command_runs_a_scenario_by_seed(tmp_path: object, capsys: object) -> None:
+    from pathlib import Path
+
+    from ha.cli.main import main
+
+    out = Path(str(tmp_path))
+    assert main(["sim", "fencing", "--seed", "4", "--output-as", "json",
+                 "--trace", str(out / "a.jsonl")]) == 0
+    assert main(["sim", "fencing", "--seed", "4", "--output-as", "json",
+                 "--trace", str(out / "b.jsonl")]) == 0
+    lines = capsys.readouterr().out.splitlines()  # type: ignore[attr-defined]
+    first = json.loads(lines[0])
+    assert first["ok"] and first["replay"] == "ha sim fencing --seed 4", lines[0]
+    assert first["fenced"] == [first["target"]]
+    assert (out / "a.jsonl").read_bytes() == (out / "b.jsonl").read_bytes()
