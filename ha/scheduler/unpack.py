@@ -276,6 +276,9 @@ def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
     unpack_status(root, cluster)
     mark_unpromoted(cluster)
     apply_shutdown_locks(cluster)
+    if is_pcmk_true(options.get("stop-all-resources", "false")):  # run nothing anywhere
+        for rsc in cluster.resources:
+            rsc.banned |= {n.uname for n in cluster.nodes}
     if stonith and not cluster.fencing_device:  # nothing may be touched without fencing
         for rsc in cluster.resources:
             rsc.managed = False

@@ -130,3 +130,10 @@ def test_a_later_success_of_the_failed_monitor_clears_the_failure() -> None:
     assert summary(root) == []
     stop = cib(["node1", "node2"], with_monitor("A", "stop"), status=two_nodes(lrm))
     assert summary(stop) == [("Stop", "A", "node1", "node availability")]
+
+
+def test_stop_all_resources_stops_everything() -> None:
+    root = cib(["node1", "node2"], prim("A") + prim("B"),
+               status=two_nodes(history("A", op("A", "start"))),
+               props=nv("stop-all-resources", "true"))
+    assert summary(root) == [("Stop", "A", "node1", "node availability")]
