@@ -106,8 +106,10 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
             if change is not None and rsc.cls == "stonith" and not agent:
                 cluster.unfence_triggers.append((node.uname, "Device parameters changed" + (
                     " (reload)" if change == "reload" else "")))
-            if change == "restart":
+            if change == "restart" and not requires_nothing(cluster, rsc):
                 rsc.changed_on.add(node.uname)
+            elif change == "restart":  # the start's reason is dropped (see below)
+                rsc.restart_on.add(node.uname)
             elif agent or (change == "reload" and rsc.start_pending):
                 # a changed agent, or a reload while a start is pending: stop, start
                 rsc.restart_on.add(node.uname)
@@ -130,6 +132,18 @@ def _replay_node(cluster: Cluster, node: Node, lr: etree._Element, stonith: bool
     for sibling in _clone_siblings(cluster, rsc):
         sibling.banned |= rsc.banned
         sibling.fatal = sibling.fatal or rsc.fatal
+
+
+def requires_nothing(cluster: Cluster, rsc: Resource) -> bool:
+    """Whether ``rsc`` needs neither quorum nor fencing to start (``requires``, by
+    default "nothing" when fencing is disabled and no-quorum-policy is ignore):
+    Pacemaker then clears its start's reason, so a restart for a definition change
+    is listed without one."""
+    value = (rsc.meta.get("requires") or "").lower()
+    if value in ("nothing", "quorum", "fencing", "unfencing"):
+        return value == "nothing"
+    return (rsc.cls != "stonith" and not cluster.stonith_enabled
+            and cluster.no_quorum_policy == "ignore")
 
 
 def _after_history(cluster: Cluster, agent_changed: set[tuple[str, str]]) -> None:

@@ -71,3 +71,11 @@ def test_a_reload_while_the_start_is_pending_is_a_restart() -> None:
     root = cib(["node1", "node2"], prim("A", params=nv("x", "1") + nv("y", "2")),
                status=two_nodes(history("A", pending)))
     assert summary(root) == [("Restart", "A", "node1", "")]
+
+
+def test_a_resource_requiring_nothing_restarts_without_a_reason() -> None:
+    # without fencing and with no-quorum-policy=ignore, "requires" defaults to nothing
+    root = cib(["node1", "node2"], prim("A", params=nv("x", "1") + nv("y", "2")),
+               status=two_nodes(history("A", op("A", "start", digest=OLD))),
+               props=nv("no-quorum-policy", "ignore"))
+    assert summary(root) == [("Restart", "A", "node1", "")]
