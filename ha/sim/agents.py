@@ -75,6 +75,7 @@ class Outcome:
     stdout: str = ""
     stderr: str = ""
     ignore_sigterm: bool = False
+    applied: bool = False            # its effect on the resource has been made
 
 
 def locate_path(agent: ResourceAgent) -> str:
@@ -167,6 +168,8 @@ class SimAgents:
 
     def complete(self, rsc: str, outcome: Outcome) -> None:
         """The run ended by itself: its action took effect."""
+        if outcome.applied:
+            return
         if outcome.state == STOPPED:
             self.state.pop(rsc, None)
         else:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -140,13 +140,26 @@ class SimExecutor:
         self.world.at(self.world.now_us, partial(self._exit, e.call_id, self._token,
                                                  -SIGNALS.get(e.signal, 9)))
 
+    def _paused(self, retry: Callable[[], None]) -> bool:
+        """A paused node's daemon runs nothing: ``retry`` when the pause is over (its
+        agents, children of the daemon, go on meanwhile)."""
+        until = self.world.nodes[self.node].paused_until
+        if until is None:
+            return False
+        self.world.at(until, retry)
+        return True
+
     def _exit(self, call_id: int, token: int, signal_code: int | None) -> None:
         run = self._runs.get(call_id)
         if token != self._token or run is None or self.core is None:
             return
+        if signal_code is None and not run.outcome.applied:
+            self.agents.complete(run.rsc, run.outcome)   # the agent did its work, paused or not
+            run.outcome = replace(run.outcome, applied=True)
+        if self._paused(partial(self._exit, call_id, token, signal_code)):
+            return
         del self._runs[call_id]
         if signal_code is None:
-            self.agents.complete(run.rsc, run.outcome)
             ev = AgentExited(call_id, run.outcome.rc, run.outcome.stdout, run.outcome.stderr)
         else:
             ev = AgentExited(call_id, signal_code, "", run.outcome.stderr)
@@ -186,6 +199,8 @@ class SimExecutor:
 
     def _wake(self, at_us: int, token: int) -> None:
         if token != self._token or self.core is None or self._wake_us != at_us:
+            return
+        if self._paused(partial(self._wake, at_us, token)):
             return
         self._wake_us = None
         self._do(self.core.tick(self._now()))
