@@ -131,6 +131,9 @@ class Assigner:
         mine = sorted((c for c in cl.colocations if c.dependent == rsc.id),
                       key=lambda c: primary_rank(cl, c.primary))
         for c in mine:
+            if rsc.clone is not None and 0 < c.score < INFINITY \
+                    and not self._all_colocations(rsc.clone):
+                continue  # a clone on every node passes on only its bans and musts
             if not self._in_progress(c.primary):
                 before = weights
                 weights = self._apply_colocation(rsc, weights, c)

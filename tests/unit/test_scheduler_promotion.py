@@ -310,3 +310,16 @@ def test_a_negative_colocation_weighs_the_dependent_groups_stickiness_in_full() 
                two_nodes(lrm), rsc_defaults=nv("resource-stickiness", "INFINITY"))
     assert summary(root) == [("Move", "C", "node1 -> node2", ""),
                              ("Move", "D", "node1 -> node2", "")]
+
+
+def test_a_clone_on_every_node_passes_a_finite_colocation_not_on_to_its_instances() -> None:
+    def plan(meta: str) -> list[tuple[str, str, str, str]]:
+        clone = ('<clone id="C"><meta_attributes id="C-m">' + meta + '</meta_attributes>'
+                 + prim("X") + '</clone>')
+        cons = ('<rsc_colocation id="c" rsc="C" with-rsc="D" score="100"/>'
+                '<rsc_location id="l" rsc="D" node="node2" score="50"/>')
+        return summary(cib(["node1", "node2"], prim("D") + clone, cons, two_nodes()))
+    assert plan("") == [("Start", "D", "node2", ""), ("Start", "X:0", "node1", ""),
+                        ("Start", "X:1", "node2", "")]
+    assert plan(nv("clone-max", "1")) == [("Start", "D", "node2", ""),
+                                          ("Start", "X:0", "node2", "")]
