@@ -192,3 +192,29 @@ def test_ha_sim_fencing_command_runs_a_scenario_by_seed(tmp_path: object, capsys
     assert first["ok"] and first["replay"] == "ha sim fencing --seed 4", lines[0]
     assert first["fenced"] == [first["target"]]
     assert (out / "a.jsonl").read_bytes() == (out / "b.jsonl").read_bytes()
+
+
+def test_the_executing_node_crashing_mid_fence_fails_the_operation_everywhere() -> None:
+    c = up(4, {"sw": {"pcmk_host_list": hosts(4)}})
+    c.devices.set(DeviceBehaviour(duration_ms=5000))
+    cid = c.fencing.fence(2, "node3", "off")
+    c.world.run_for(1_000_000)
+    c.world.crash(2)                                 # its agent dies with it: no command sent
+    c.world.run_for(20_000_000)
+    w = where("crashing_mid_fence")
+    assert cid is not None and cid not in c.fencing.replies, w   # its client died with it
+    assert c.world.alive(3) and c.devices.log == [], w
+    hist = c.fencing.history(1)
+    assert [(h["state"], h["delegate"]) for h in hist] == [("failed", "node1")], w
+    assert "left the cluster" in hist[0]["reason"], w
+    assert identical_histories(c) == [], w
+
+
+def test_a_node_asking_to_fence_itself_is_fenced_by_a_peer() -> None:
+    c = up(3, {"sw": {"pcmk_host_list": hosts(3)}})
+    c.fencing.fence(1, "node1", "off")
+    c.world.run_for(20_000_000)
+    w = where("fence_itself")
+    assert [(e[1], e[4]) for e in c.devices.log] == [(2, "node1")], w   # the lowest other member
+    assert not c.world.alive(1), w
+    assert c.fencing.history(3)[0]["delegate"] == "node2", w
