@@ -27,8 +27,11 @@ from ha.scheduler.model import Cluster, Ordering, Resource
 
 def can_migrate(cluster: Cluster, rsc: Resource) -> bool:
     """Whether ``rsc`` may move to its assigned node by live migration."""
-    if not is_pcmk_true(rsc.meta.get("allow-migrate")) or rsc.clone is not None:
-        return False
+    allowed = rsc.meta.get("allow-migrate")
+    remote = (rsc.cls, rsc.provider, rsc.type) == ("ocf", "pacemaker", "remote") \
+        and "container" not in rsc.meta
+    if not (is_pcmk_true(allowed) or (allowed is None and remote)) or rsc.clone is not None:
+        return False  # a remote node's connection may migrate unless told otherwise
     if not rsc.managed or rsc.blocked or rsc.stopping or rsc.fatal:
         return False
     if any(rsc.failed.values()) or rsc.start_pending:

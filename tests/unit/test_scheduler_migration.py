@@ -96,3 +96,10 @@ def test_a_group_ordered_after_a_stop_and_start_still_migrates() -> None:
     assert summary(root) == [("Move", "A", "node1 -> node2", ""),
                              ("Migrate", "B", "node1 -> node2", ""),
                              ("Migrate", "C", "node1 -> node2", "")]
+
+
+def test_a_remote_connection_migrates_unless_told_otherwise() -> None:
+    remote = prim("R").replace('type="Dummy"', 'type="remote"')
+    lrm = history("R", op("R", "start")).replace('type="Dummy"', 'type="remote"')
+    root = cib(["node1", "node2"], remote, ban("R", "node1"), two_nodes(lrm))
+    assert summary(root) == [("Migrate", "R", "node1 -> node2", "")]
