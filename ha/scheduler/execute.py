@@ -64,6 +64,11 @@ def order_of_execution(g: TransitionGraph) -> tuple[list[GraphAction], list[Grap
 
 
 def _apply(cluster: Cluster, a: GraphAction) -> None:
+    if a.kind == "crm_event" and a.meta.get("stonith_action") == "on":
+        unfenced = cluster.node(a.node or "")  # unfencing: the node is let back in
+        if unfenced is not None:
+            unfenced.attrs["#node-unfenced"] = "1"
+        return
     if a.kind == "crm_event":
         fenced = cluster.node(a.node or "")
         if fenced is not None:

@@ -115,7 +115,7 @@ def build_graph(t: Transition) -> TransitionGraph:
     cl = t.cluster
     uuid = {n.uname: n.id for n in cl.nodes}
     fence_changes = [c for c in t.changes if c.verb == "Fence"]
-    fenced = {c.resource for c in fence_changes}
+    fenced = {c.resource for c in fence_changes if c.details != "on"}
     # a start the summary shows "(blocked)" is not runnable: it and what would follow
     # it on that resource (promote, recurring monitors) are left out of the graph
     blocked = {c.resource for c in t.changes
@@ -149,6 +149,13 @@ def build_graph(t: Transition) -> TransitionGraph:
                                   "on_node_uuid": uuid.get(c.resource, c.resource),
                                   "stonith_action": c.details})
         next_id += 1
+        if c.details == "on":  # unfencing: what probes or starts there waits for it
+            for ga in actions.values():
+                if ga.kind == "rsc_op" and ga.node == c.resource \
+                        and ga.operation in ("start", "monitor") and not ga.interval_ms:
+                    ga.inputs.append(fence.id)
+            actions[fence.id] = fence
+            continue
         # nothing that ran there is trusted stopped, and nothing is recovered, until
         # the node is fenced
         for ga in actions.values():
