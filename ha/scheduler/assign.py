@@ -19,7 +19,7 @@ Rules kept (Pacemaker's, for primitives):
 
 from __future__ import annotations
 
-from ha.scheduler.colocated import add_colocated_scores, scaled
+from ha.scheduler.colocated import add_colocated_scores, alike, best_alike, scaled
 from ha.scheduler.model import INFINITY, Cluster, Colocation, Resource, add_scores
 from ha.scheduler.promotion import RoleChooser
 from ha.scheduler.promotion_scores import add_promotion_scores
@@ -156,7 +156,7 @@ class Assigner:
             return weights
         clone = self.cluster.clones.get(c.primary)
         if c.primary_role is not None and clone is not None and clone.promotable:
-            where = self.alike(self.placed_role(c.primary, c.primary_role), c.node_attribute)
+            where = alike(self.cluster, self.placed_role(c.primary, c.primary_role), c.node_attribute)
             both_promoted = c.dependent_role == c.primary_role == "Promoted"
             out = dict(weights)
             for u in out:
@@ -179,31 +179,7 @@ class Assigner:
             where = {r.assigned for m in lasts
                      if (r := self.cluster.resource(m)) is not None and r.assigned is not None
                      and not r.blocked}
-        return self._apply_primary(weights, self.alike(where, c.node_attribute), c.score)
-
-    def alike(self, where: set[str], attribute: str | None) -> set[str]:
-        """The nodes that count as "with" nodes ``where``: those same nodes, or (for a
-        colocation's node-attribute) every node with the same value of it."""
-        if attribute is None:
-            return where
-        values = {v.lower() for u in where if (n := self.cluster.node(u)) is not None
-                  and (v := n.attrs.get(attribute)) is not None}
-        return {n.uname for n in self.cluster.nodes
-                if (v := n.attrs.get(attribute)) is not None and v.lower() in values}
-
-    def _best_alike(self, scores: dict[str, int], attribute: str) -> dict[str, int]:
-        """For each node, the best score among the nodes that can run resources and
-        share its value of ``attribute`` (-INFINITY if none)."""
-        best: dict[str, int] = {}
-        for n in self.cluster.nodes:
-            value = n.attrs.get(attribute)
-            if value is None or not n.can_run or n.uname not in scores:
-                continue
-            key = value.lower()
-            best[key] = max(best.get(key, -INFINITY), scores[n.uname])
-        return {n.uname: best.get((n.attrs.get(attribute) or "").lower(), -INFINITY)
-                if n.attrs.get(attribute) is not None else -INFINITY
-                for n in self.cluster.nodes}
+        return self._apply_primary(weights, alike(self.cluster, where, c.node_attribute), c.score)
 
     def placed_role(self, rid: str, role: str | None) -> set[str]:
         """Where the instances of clone ``rid`` that will have ``role`` are placed
@@ -336,7 +312,7 @@ class Assigner:
                                                                 seen | {dep.id})
             dep_weights = self._combined[dep.id]
             if c.node_attribute is not None:
-                dep_weights = self._best_alike(dep_weights, c.node_attribute)
+                dep_weights = best_alike(self.cluster, dep_weights, c.node_attribute)
             # a clone takes only the positive preferences of what depends on it
             merged = _merge(weights, dep_weights, c.score / INFINITY,
                             rsc.clone is not None and c.primary == rsc.clone)

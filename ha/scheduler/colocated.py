@@ -1,15 +1,16 @@
-"""Adding a colocated resource's node scores to another's (Pacemaker's
-``pcmk__add_colocated_node_scores``), as promotion uses it for a promotable clone's
-sort order.
+"""Colocation arithmetic: adding a colocated resource's node scores to another's
+(Pacemaker's ``pcmk__add_colocated_node_scores``), as placement and a promotable
+clone's promotion order use it, and which nodes a colocation's ``node-attribute``
+makes alike.
 
 For each node the other resource's score there (-INFINITY where the node cannot run
 resources) is scaled by the colocation's factor, rounded, and never rounded away to
 0; a negative factor does not turn a negative score into a preference. With
 ``nonnegative``, a sum that would turn a positive node negative marks the node, which
 ends up at 1, and one that would turn a 0 negative leaves it at 0. If any node is
-still usable, what is colocated with the other resource is added in turn (scaled
-by its colocation); if none is and ``active`` is set, the whole addition is
-dropped.
+still usable, what is colocated with the other resource is added in turn, at its
+own colocation's strength with the sign of the first factor; if none is and
+``active`` is set, the whole addition is dropped.
 """
 
 from __future__ import annotations
@@ -67,3 +68,29 @@ def add_colocated_scores(cluster: Cluster, scores_of: Callable[[str], dict[str, 
     if nonnegative:
         work = {u: (1 if w == _MARK else w) for u, w in work.items()}
     return work
+
+
+def alike(cluster: Cluster, where: set[str], attribute: str | None) -> set[str]:
+    """The nodes that count as "with" nodes ``where``: those same nodes, or (for a
+    colocation's node-attribute) every node with the same value of it (compared
+    without case)."""
+    if attribute is None:
+        return where
+    values = {v.lower() for u in where if (n := cluster.node(u)) is not None
+              and (v := n.attrs.get(attribute)) is not None}
+    return {n.uname for n in cluster.nodes
+            if (v := n.attrs.get(attribute)) is not None and v.lower() in values}
+
+
+def best_alike(cluster: Cluster, scores: dict[str, int], attribute: str) -> dict[str, int]:
+    """For each node, the best score among the nodes that can run resources and share
+    its value of ``attribute`` (-INFINITY if none)."""
+    best: dict[str, int] = {}
+    for n in cluster.nodes:
+        value = n.attrs.get(attribute)
+        if value is None or not n.can_run or n.uname not in scores:
+            continue
+        best[value.lower()] = max(best.get(value.lower(), -INFINITY), scores[n.uname])
+    return {n.uname: best.get(value.lower(), -INFINITY)
+            if (value := n.attrs.get(attribute)) is not None else -INFINITY
+            for n in cluster.nodes}
