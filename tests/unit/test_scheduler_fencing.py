@@ -9,6 +9,7 @@ from lxml import etree
 from test_scheduler_cibs import cib, history, node_state, nv, op, prim
 
 from ha.scheduler import schedule
+from ha.scheduler.graph import build_graph
 
 FENCE_DEVICE = '<primitive id="fence" class="stonith" type="fence_dummy"/>'
 
@@ -235,3 +236,21 @@ def test_restarts_in_a_group_before_a_blocked_member_can_only_stop_blocked() -> 
     assert summary(root) == [("Start", "A", "node1", ""),
                              ("Stop", "B", "node1", "unrunnable C stop (blocked)"),
                              ("Stop", "C", "node1", "required B stop (blocked)")]
+
+
+def test_an_unfencing_in_the_graph_orders_that_nodes_probes_and_fences_nothing() -> None:
+    lrm = history("A", op("A", "start"))
+    root = fencing_cib(["node1", "node2"], prim("A", nv("target-role", "Stopped")),
+                       node_state("node1", "1", lrm) + node_state("node2", "2"))
+    device = next(p for p in root.iter("primitive") if p.get("id") == "fence")
+    device.append(etree.fromstring('<meta_attributes id="fm">'
+                                   '<nvpair id="fp" name="provides" value="unfencing"/>'
+                                   '</meta_attributes>'))
+    graph = build_graph(schedule(root))
+    unfence = [a for a in graph.actions if a.kind == "crm_event"]
+    assert {a.meta["stonith_action"] for a in unfence} == {"on"}
+    stop = next(a for a in graph.actions if a.operation == "stop")
+    assert stop.kind == "rsc_op"  # a real stop: nothing is fenced
+    probe = next(a for a in graph.actions if a.operation == "monitor" and a.node == "node1"
+                 and a.resource == "fence")
+    assert any(u.id in probe.inputs for u in unfence if u.node == "node1")
