@@ -6,7 +6,8 @@ Pacemaker's rules kept here:
 - a resource may migrate when its ``allow-migrate`` meta attribute is true, it is
   managed, not failed and not blocked, active on exactly one node, that node and the
   node it was assigned to are both clean, and it is moving between them (not being
-  stopped, not a clone instance); a partial migration (``migration_history``)
+  stopped, not a clone instance, no earlier migration's stop still pending on its
+  source); a partial migration (``migration_history``)
   continues when the resource is still to go to its target;
 - a migration is given up when something it is ordered after must really stop first:
   for a mandatory, symmetrical ``first then`` ordering, the reverse ordering (stop
@@ -34,7 +35,7 @@ def can_migrate(cluster: Cluster, rsc: Resource) -> bool:
         return False  # a remote node's connection may migrate unless told otherwise
     if not rsc.managed or rsc.blocked or rsc.stopping or rsc.fatal:
         return False
-    if any(rsc.failed.values()) or rsc.start_pending:
+    if any(rsc.failed.values()) or rsc.start_pending or rsc.dangling_migration:
         return False
     if rsc.partial_migration is not None:  # it continues only to the same target
         source, target = rsc.partial_migration

@@ -123,6 +123,7 @@ def _to_success(cluster: Cluster, rsc: Resource, hist: History, op: etree._Eleme
     if from_op is not None and result(from_op) == (0, STATUS_DONE):
         rsc.running.pop(source, None)  # dangling: only its stop is left
         rsc.failed.pop(source, None)
+        rsc.dangling_migration = True
     elif from_op is not None and result(from_op)[1] != STATUS_PENDING:
         if not target_newer and tnode is not None and tnode.online:
             _add_running(rsc, hist, target, source, failed=True)

@@ -187,6 +187,9 @@ class Resource:
     move_reason: str = ""
     #: a migration begun (migrate_to done) but not finished: (source, target)
     partial_migration: tuple[str, str] | None = None
+    #: a finished migration whose source still awaits its stop (it cannot migrate
+    #: again before that stop)
+    dangling_migration: bool = False
     #: a start is in flight (recorded pending)
     start_pending: bool = False
     #: the group this primitive is a member of

@@ -7,7 +7,7 @@ Every expected summary here was checked with Pacemaker 2.1.5's ``crm_simulate -x
 from __future__ import annotations
 
 from lxml import etree
-from test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
+from test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
 
 from ha.scheduler import schedule
 
@@ -103,3 +103,13 @@ def test_a_remote_connection_migrates_unless_told_otherwise() -> None:
     lrm = history("R", op("R", "start")).replace('type="Dummy"', 'type="remote"')
     root = cib(["node1", "node2"], remote, ban("R", "node1"), two_nodes(lrm))
     assert summary(root) == [("Migrate", "R", "node1 -> node2", "")]
+
+
+def test_after_a_finished_migration_whose_stop_is_pending_it_moves() -> None:
+    lrm1 = history("A", op("A", "start", call=2), migrate_op("migrate_to", 3))
+    lrm2 = history("A", op("A", "monitor", rc=7, call=1), migrate_op("migrate_from", 4))
+    bans = ('<rsc_location id="b1" rsc="A" node="node1" score="-INFINITY"/>'
+            '<rsc_location id="b2" rsc="A" node="node2" score="-INFINITY"/>')
+    root = cib(["node1", "node2", "node3"], prim("A", MIGRATE), bans,
+               two_nodes(lrm1, lrm2) + node_state("node3", "3"))
+    assert summary(root) == [("Move", "A", "node2 -> node3", "")]
