@@ -140,7 +140,7 @@ class Fencer(Executing):
         if self.had_quorum and self.no_quorum_policy == "suicide":
             self.had_quorum = False
             reason = "quorum lost with no-quorum-policy=suicide"
-            return [Trace("fence_self", {"node": self.me, "reason": reason}), SelfFence(reason)]
+            return [Trace("fence_self", {"node_name": self.me, "reason": reason}), SelfFence(reason)]
         return []
 
     def _on_membership(self, ev: MembershipChanged) -> list[Effect]:
