@@ -20,6 +20,8 @@ Pacemaker's rules, as kept here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ha.scheduler.colocated import add_colocated_scores
 from ha.scheduler.model import INFINITY, Clone, Cluster, Colocation, Resource, add_scores
 from ha.scheduler.promotion_scores import promotable_instances, promotion_score, unit
@@ -40,7 +42,7 @@ def _left_promoted(members: list[Resource]) -> bool:
 class RoleChooser:
     """Chooses the instances of one promotable clone to promote (their ``next_role``)."""
 
-    def __init__(self, cluster: Cluster, clone: Clone, placed_role: object,
+    def __init__(self, cluster: Cluster, clone: Clone, placed_role: Callable[[str, str | None], set[str]],
                  final_scores: dict[str, dict[str, int]]) -> None:
         self.cluster, self.clone = cluster, clone
         #: callable(rid, role) -> nodes where rid (a clone) has instances in that role
@@ -188,13 +190,13 @@ class RoleChooser:
         """A colocation of the instance's role with something already placed."""
         cl = self.cluster
         if c.primary in cl.clones and c.primary_role is not None:
-            where = self.placed_role(c.primary, c.primary_role)  # type: ignore[operator]
+            where = self.placed_role(c.primary, c.primary_role)
             if rsc.assigned in where:
                 return add_scores(priority, c.score)
             return -INFINITY if c.score >= INFINITY else priority
         primary = cl.resource(c.primary)
         if c.primary in cl.clones:
-            where = self.placed_role(c.primary, None)  # type: ignore[operator]
+            where = self.placed_role(c.primary, None)
         elif primary is not None and primary.assigned is not None:
             where = {primary.assigned}
         else:

@@ -15,6 +15,8 @@ Otherwise, for the resource (each instance of a clone):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
@@ -31,7 +33,8 @@ def _state(root: etree._Element, ticket: str) -> tuple[bool, bool]:
     return False, False
 
 
-def unpack_tickets(root: etree._Element, cluster: Cluster, known: object) -> None:
+def unpack_tickets(root: etree._Element, cluster: Cluster,
+                   known: Callable[[Cluster, str], bool]) -> None:
     """Apply every ``rsc_ticket`` (and its resource sets) to the resources it names."""
     stonith = is_pcmk_true(cluster.options.get("stonith-enabled", "true"))
     for el in root.findall("configuration/constraints/rsc_ticket"):
@@ -43,7 +46,7 @@ def unpack_tickets(root: etree._Element, cluster: Cluster, known: object) -> Non
         if policy == "fence" and not stonith:
             policy = "stop"
         for rid, role_text in refs:
-            if rid is None or ticket is None or not known(cluster, rid):  # type: ignore[operator]
+            if rid is None or ticket is None or not known(cluster, rid):
                 continue
             role = canonical_role(role_text)
             _ticket(cluster, rid, None if role == "Started" else role, policy,
