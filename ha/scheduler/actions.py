@@ -183,7 +183,8 @@ class ActionGraph:
 
 def create_actions(cluster: Cluster, order: list[Resource]) -> ActionGraph:
     graph = ActionGraph()
-    online = [n.uname for n in cluster.nodes if n.online]
+    # probes run on members only: not where the node is unclean or not yet joined
+    online = [n.uname for n in cluster.nodes if n.online and not n.unclean and not n.pending]
     for rsc in order:
         probes = [graph.add(rsc.id, "monitor", u) for u in online if u not in rsc.known_on]
         if not rsc.managed or rsc.blocked:
