@@ -46,15 +46,17 @@ class Situation:
     pending: frozenset[str] = frozenset()
     #: the no-quorum-policy in force, or None with quorum
     no_quorum: str | None = None
-    #: resource id -> the blocked resource whose stop its stops must wait for
+    #: (resource, resource whose stop cannot run and must come before its stop)
     stop_after_blocked: tuple[tuple[str, str], ...] = ()
     #: resources that must stop and cannot (or are blocked)
     stuck: frozenset[str] = frozenset()
     #: nodes that are down or unclean
     unhappy: frozenset[str] = frozenset()
+    #: stonith-enabled (resources then require fencing by default)
     stonith: bool = False
 
     def blocked_by(self, rid: str) -> str | None:
+        """The resource whose unrunnable stop ``rid``'s stop waits for, if any."""
         return next((b for r, b in self.stop_after_blocked if r == rid), None)
 
 
