@@ -150,10 +150,15 @@ def _own_weights(cluster: Cluster, rid: str) -> dict[str, int]:
             if cluster.clones[rid].instances else None
         if head is None:
             return {}
-        weights = dict(head.allowed)
-        for u in head.running:
-            if u in weights and abs(weights[u]) < INFINITY:
-                weights[u] -= head.stickiness
+        symmetric = cluster.options.get("symmetric-cluster", "true").lower() in (
+            "true", "yes", "on", "1", "y")
+        weights = {n.uname: 0 for n in cluster.nodes} if symmetric else {}
+        for rsc_id, uname, score in cluster.locations:
+            if rsc_id == head.id and cluster.node(uname) is not None:
+                weights[uname] = add_scores(weights.get(uname, 0), score)
+        for uname in head.banned:
+            if uname in weights:
+                weights[uname] = -INFINITY
         return weights
     rsc = cluster.resource(rid)
     return dict(rsc.allowed) if rsc is not None else {}
