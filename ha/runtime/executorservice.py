@@ -38,12 +38,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from ha.executor import ActionResult, ExecStatus, Executor, Request, ResourceAgent, rc_name
+from ha.executor import ActionResult, ExecStatus, Executor, Request, rc_name
+from ha.executor.active import ActiveResource, LocalResourceView
 from ha.executor.cib_resource import ResourceNotFound, find_resource
 from ha.runtime.executor_agents import AgentDirectory
 from ha.runtime.executor_runner import ExecutorRunner, default_action_limit
@@ -53,35 +53,6 @@ if TYPE_CHECKING:
     from ha.runtime.daemon import NodeDaemon
 
 EXIT_INVALID, EXIT_NOSUCH = 2, 105
-BRING_UP = {"start": "Started", "migrate_from": "Started", "promote": "Promoted"}
-TAKE_DOWN = ("stop", "migrate_to")
-
-
-@dataclass
-class ActiveResource:
-    """A resource this node's executor has brought up, and how to stop it again."""
-
-    rsc_id: str
-    agent: ResourceAgent
-    params: Mapping[str, str]
-    meta: Mapping[str, str]
-    stop_timeout_ms: int
-    demote_timeout_ms: int
-    role: str                       # Started or Promoted
-    since: float                    # wall-clock time of the action that brought it up
-    call_id: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rsc": self.rsc_id, "agent": str(self.agent), "role": self.role,
-                "since": round(self.since, 3), "call_id": self.call_id,
-                "stop_timeout_ms": self.stop_timeout_ms}
-
-
-@dataclass(frozen=True)
-class _Submitted:
-    req: Request
-    stop_timeout_ms: int
-    demote_timeout_ms: int
 
 
 def request_from_cib(root: etree._Element, rsc_id: str, action: str, *, interval_ms: int = 0,
@@ -114,10 +85,14 @@ class ExecutorService:
                         action_limit=default_action_limit(), ocf_root=self.agents.ocf_root)
         self.runner = ExecutorRunner(core, trace=self._trace)
         self.runner.listeners.append(self._on_result)
-        self.active: dict[str, ActiveResource] = {}       # in the order they came up
+        self.view = LocalResourceView()
         self.monitors: dict[str, ActionResult] = {}       # op key -> last result
         self.stopping = False
-        self._submitted: dict[int, _Submitted] = {}
+
+    @property
+    def active(self) -> dict[str, ActiveResource]:
+        """The node's active resources, in the order they came up."""
+        return self.view.active
 
     def _trace(self, now: float, event: str, fields: dict[str, Any]) -> None:
         self.d.trace.write(now, event, fields)
@@ -132,9 +107,7 @@ class ExecutorService:
                demote_timeout_ms: int | None = None) -> tuple[int, asyncio.Future[ActionResult]]:
         """Queue ``req`` on the node's executor; remember how to stop what it starts."""
         call_id, fut = self.runner.submit(req)
-        if req.action in BRING_UP or req.action in TAKE_DOWN or req.action == "demote":
-            self._submitted[call_id] = _Submitted(req, stop_timeout_ms or req.timeout_ms,
-                                                  demote_timeout_ms or req.timeout_ms)
+        self.view.submitted(call_id, req, stop_timeout_ms, demote_timeout_ms)
         return call_id, fut
 
     def _on_result(self, res: ActionResult) -> None:
@@ -144,22 +117,7 @@ class ExecutorService:
             else:
                 self.monitors[f"{res.rsc_id}_{res.action}_{res.interval_ms}"] = res
             return
-        sub = self._submitted.pop(res.call_id, None)
-        if sub is None or res.status != ExecStatus.DONE or res.rc != 0:
-            return
-        req = sub.req
-        if req.action in TAKE_DOWN:
-            self.active.pop(req.rsc_id, None)
-        elif req.action == "demote":
-            if req.rsc_id in self.active:
-                self.active[req.rsc_id].role = "Started"
-        elif req.action == "promote" and req.rsc_id in self.active:
-            self.active[req.rsc_id].role = "Promoted"
-        else:
-            self.active.pop(req.rsc_id, None)             # a restart counts from now
-            self.active[req.rsc_id] = ActiveResource(
-                req.rsc_id, req.agent, dict(req.params), dict(req.meta), sub.stop_timeout_ms,
-                sub.demote_timeout_ms, BRING_UP[req.action], time.time(), res.call_id)
+        self.view.record(res, time.time())
 
     # ---- self-fencing ---------------------------------------------------------------
     async def stop_all(self, timeout: float | None = None) -> list[dict[str, Any]]:
@@ -174,21 +132,18 @@ class ExecutorService:
         log("EXEC", f"stopping {len(self.active)} active resource(s): "
                     f"{', '.join(reversed(self.active)) or 'none'}", logging.WARNING)
         results: list[dict[str, Any]] = []
-        for rsc in reversed(list(self.active.values())):
-            steps = [("demote", rsc.demote_timeout_ms)] if rsc.role == "Promoted" else []
+        for rsc in self.view.stop_order():
             outcome: dict[str, Any] = {"rsc": rsc.rsc_id, "stopped": False}
-            for action, timeout_ms in [*steps, ("stop", rsc.stop_timeout_ms)]:
+            for req in rsc.stop_steps():
                 left = None if deadline is None else deadline - loop.time()
                 if left is not None and left <= 0:
                     outcome["error"] = "no time left to stop it"
                     break
-                req = Request(rsc.rsc_id, rsc.agent, action, timeout_ms=timeout_ms,
-                              params=rsc.params, meta=rsc.meta)
                 fut = self.submit(req, rsc.stop_timeout_ms, rsc.demote_timeout_ms)[1]
                 try:
                     res = await asyncio.wait_for(asyncio.shield(fut), left)
                 except TimeoutError:
-                    outcome["error"] = f"{action} still running when the time was up"
+                    outcome["error"] = f"{req.action} still running when the time was up"
                     break
                 outcome.update({k: v for k, v in res.to_dict().items()
                                 if k not in ("stdout", "stderr")})

@@ -31,12 +31,11 @@ from functools import partial
 from typing import Any
 
 from ha.executor import ActionResult, ExecStatus, Executor, Request
+from ha.executor.active import ActiveResource, LocalResourceView
 from ha.executor.events import AgentExited, KillAgent, RunAgent, Trace
 from ha.sim.agents import SIGNALS, Outcome, SimAgents
 from ha.sim.world import SimWorld
 
-BRING_UP = {"start": "Started", "migrate_from": "Started", "promote": "Promoted"}
-TAKE_DOWN = ("stop", "migrate_to")
 StopDone = Callable[[list[dict[str, Any]]], None]
 
 
@@ -57,23 +56,28 @@ class SimExecutor:
         self.core: Executor | None = None
         self.results: list[tuple[int, ActionResult]] = []
         self.listeners: list[Callable[[ActionResult], None]] = []
-        self.active: dict[str, tuple[Request, str]] = {}     # rsc -> (request, role)
+        self.view = LocalResourceView()
         self.stopping = False
         self._runs: dict[int, _Run] = {}
         self._token = 0                  # invalidates scheduled exits and wake-ups on a crash
         self._wake_us: int | None = None
-        self._requests: dict[int, Request] = {}
         world.observers.append(self._observe)
         if world.alive(node):
             self._boot()
 
     # ---- requests -------------------------------------------------------------------
+    @property
+    def active(self) -> dict[str, ActiveResource]:
+        """The node's active resources (the local resource view), in the order they
+        came up."""
+        return self.view.active
+
     def submit(self, req: Request) -> int | None:
         """Queue ``req``; its call id (None: the node is down or stopping everything)."""
         if self.core is None or (self.stopping and req.action not in ("stop", "demote")):
             return None
         call_id, effects = self.core.submit(req, self._now())
-        self._requests[call_id] = req
+        self.view.submitted(call_id, req)
         self._do(effects)
         return call_id
 
@@ -105,9 +109,8 @@ class SimExecutor:
         self.core = None
         self._token += 1
         self._runs.clear()
-        self._requests.clear()
         self._wake_us = None
-        self.active.clear()
+        self.view.clear()
         self.agents.power_off()
 
     def _now(self) -> float:
@@ -167,18 +170,7 @@ class SimExecutor:
 
     def _result(self, res: ActionResult) -> None:
         self.results.append((self.world.now_us, res))
-        req = self._requests.pop(res.call_id, None)
-        if req is not None and res.interval_ms == 0 and res.status == ExecStatus.DONE \
-                and res.rc == 0:
-            if req.action in TAKE_DOWN:
-                self.active.pop(req.rsc_id, None)
-            elif req.action == "demote" and req.rsc_id in self.active:
-                self.active[req.rsc_id] = (self.active[req.rsc_id][0], "Started")
-            elif req.action == "promote" and req.rsc_id in self.active:
-                self.active[req.rsc_id] = (self.active[req.rsc_id][0], "Promoted")
-            elif req.action in BRING_UP:
-                self.active.pop(req.rsc_id, None)
-                self.active[req.rsc_id] = (req, BRING_UP[req.action])
+        self.view.record(res, self._now())
         for fn in list(self.listeners):
             fn(res)
 
@@ -216,30 +208,28 @@ class SimExecutor:
         self.stopping = True
         for rec in self.core.recurring():
             self.cancel(rec.rsc_id, rec.action, rec.interval_ms)
-        todo = [(rsc, req, role) for rsc, (req, role) in reversed(self.active.items())]
+        todo = self.view.stop_order()
         deadline = self.world.now_us + budget_ms * 1000
         results: list[dict[str, Any]] = []
         self._stop_next(todo, deadline, results, done)
 
-    def _stop_next(self, todo: list[tuple[str, Request, str]], deadline: int,
+    def _stop_next(self, todo: list[ActiveResource], deadline: int,
                    results: list[dict[str, Any]], done: StopDone) -> None:
         if not todo or self.core is None:
             self.world._trace(self.node, "executor_stop_all", {"results": results})
             done(results)
             return
-        rsc, req, role = todo[0]
-        steps = ["demote", "stop"] if role == "Promoted" else ["stop"]
-        self._stop_steps(rsc, req, steps, todo, deadline, results, done)
+        self._stop_steps(todo[0].stop_steps(), todo, deadline, results, done)
 
-    def _stop_steps(self, rsc: str, req: Request, steps: list[str],
-                    todo: list[tuple[str, Request, str]], deadline: int,
+    def _stop_steps(self, steps: list[Request], todo: list[ActiveResource], deadline: int,
                     results: list[dict[str, Any]], done: StopDone) -> None:
+        rsc = todo[0].rsc_id
         left_ms = (deadline - self.world.now_us) // 1000
         if left_ms <= 0:
             results.append({"rsc": rsc, "stopped": False, "error": "no time left to stop it"})
             self._stop_next([], deadline, results, done)
             return
-        action = steps[0]
+        req = steps[0]
 
         def on_result(res: ActionResult) -> None:
             if res.call_id != call_id:
@@ -248,14 +238,13 @@ class SimExecutor:
                 self.listeners.remove(on_result)
             ok = res.status == ExecStatus.DONE and res.rc == 0
             if ok and len(steps) > 1:
-                self._stop_steps(rsc, req, steps[1:], todo, deadline, results, done)
+                self._stop_steps(steps[1:], todo, deadline, results, done)
                 return
-            results.append({"rsc": rsc, "stopped": ok, "action": action, "rc": res.rc,
+            results.append({"rsc": rsc, "stopped": ok, "action": req.action, "rc": res.rc,
                             "status": res.status_name})
             self._stop_next(todo[1:], deadline, results, done)
 
-        call_id = self.submit(Request(rsc, req.agent, action, timeout_ms=min(req.timeout_ms, left_ms),
-                                      params=req.params, meta=req.meta))
+        call_id = self.submit(replace(req, timeout_ms=min(req.timeout_ms, left_ms)))
         if call_id is None:
             results.append({"rsc": rsc, "stopped": False, "error": "the executor is down"})
             self._stop_next([], deadline, results, done)
