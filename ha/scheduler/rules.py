@@ -56,7 +56,9 @@ def _resolve(el: etree._Element) -> etree._Element:
     if ref is None:
         return el
     found = el.getroottree().getroot().xpath("//*[@id=$ref]", ref=ref)
-    return found[0] if found else el
+    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+        return found[0]
+    return el
 
 
 def attribute_sets(parent: etree._Element | None, tag: str, now: datetime | None,

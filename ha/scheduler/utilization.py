@@ -20,7 +20,9 @@ primitive's ``<utilization>``). With ``placement-strategy`` other than ``default
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cmp_to_key
+from typing import Any
 
 from ha.scheduler.model import INFINITY, Cluster, Node, Resource, add_scores
 
@@ -117,7 +119,7 @@ class Capacity:
                 out[u] = -INFINITY
         return out, most
 
-    def tie_key(self, load: dict[str, int]) -> object:
+    def tie_key(self, load: dict[str, int]) -> Callable[[str], Any]:
         """The order of nodes of equal score (before the active-node preference)."""
         def cmp(a: str, b: str) -> int:
             if self.strategy == "minimal":
