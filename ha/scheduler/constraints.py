@@ -222,17 +222,21 @@ def _match(cluster: Cluster, rid: str, groups: tuple[str, ...],
 
 def _locate(cluster: Cluster, el: etree._Element, rid: str, role: str | None,
             match: Match | None = None) -> None:
-    # a group is placed by its first member; the rest follow it
-    members = cluster.members(rid)[:1] if rid in cluster.groups else cluster.members(rid)
-    for member in members:
+    # a group is placed by its first member; the rest follow it, and are allowed
+    # (score 0) where the constraint names a node, as Pacemaker resets the scores
+    # for members after the first
+    members = cluster.members(rid)
+    for index, member in enumerate(members):
+        zero = rid in cluster.groups and index > 0
         if el.get("node") is not None:
-            _location(cluster, role, member, el.get("node", ""), parse_score(el.get("score")))
+            score = 0 if zero else parse_score(el.get("score"))
+            _location(cluster, role, member, el.get("node", ""), score)
             continue
         for rule in el.findall("rule"):
             for node in cluster.nodes:
                 if rule_matches(rule, node, cluster.now, match):
                     _location(cluster, rule.get("role"), member, node.uname,
-                              _rule_score(rule, node), rule=True)
+                              0 if zero else _rule_score(rule, node), rule=True)
 
 
 def _location(cluster: Cluster, role_text: str | None, rid: str, uname: str,

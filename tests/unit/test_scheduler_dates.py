@@ -126,3 +126,10 @@ def test_an_inverted_pattern_constrains_what_it_does_not_match() -> None:
     root = cib(["node1", "node2"], prim("rsc1") + prim("other"), ban, two_nodes())
     root.set("validate-with", "pacemaker-3.7")
     assert summary(root) == [("Start", "rsc1", "node1", ""), ("Start", "other", "node2", "")]
+
+
+def test_in_an_opt_in_cluster_a_group_location_allows_every_member() -> None:
+    group = f'<group id="G">{prim("A")}{prim("B")}</group>'
+    root = cib(["node1", "node2"], group, '<rsc_location id="l" rsc="G" node="node2" score="100"/>',
+               two_nodes(), props=nv("symmetric-cluster", "false"))
+    assert summary(root) == [("Start", "A", "node2", ""), ("Start", "B", "node2", "")]
