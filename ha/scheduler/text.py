@@ -96,8 +96,15 @@ def clone_lines(cluster: Cluster, cid: str) -> list[str]:
                 "unpromoted", "slave") else role
             nodes = sorted(by_role[role], key=natural_key)
             lines.append(f"      * {label}: [ {' '.join(nodes)} ]")
-    stopped = [n.uname for n in cluster.nodes if n.uname not in running]
-    if stopped:
+    # inactive instances: listed by the nodes the clone may run on (all, unless the
+    # cluster is opt-in; then where it was probed) that run none
+    active = sum(len(r.running) > 0 for r in instances)
+    symmetric = cluster.options.get("symmetric-cluster", "true").lower() in (
+        "true", "yes", "on", "1", "y")
+    candidates = [n.uname for n in cluster.nodes] if symmetric else sorted(
+        {u for r in instances for u in r.known_on}, key=natural_key)
+    stopped = [u for u in candidates if u not in running]
+    if stopped and len(instances) > active:
         lines.append(f"      * Stopped{' (disabled)' if disabled else ''}: [ {' '.join(stopped)} ]")
     return lines
 
