@@ -68,7 +68,7 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                 # still restarts it when first starts, but never blocks it
                 thens = [t for t in thens if t.meta.get("restart-type") == "restart"]
             if _interleaved(cluster, o) and not promoting:
-                changed |= _order_instances(o, firsts, thens)
+                changed |= _order_instances(cluster, o, firsts, thens)
                 continue
             if not firsts:
                 continue
@@ -110,6 +110,7 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                             _start_required(f, bool(o.first_label)) for f in here)
                         then.unrunnable = o.first_event
                         then.unrunnable_verb = "required" if required else "unrunnable"
+                        _block_colocated(cluster)  # before anything ordered after it
                         changed = True
                 elif starting is not None and then.required is None \
                         and then.unrunnable is None and then.assigned is not None \
@@ -172,7 +173,8 @@ def _interleaved(cluster: Cluster, o: Ordering) -> bool:
     return then is not None and is_pcmk_true(then.meta.get("interleave", "false"))
 
 
-def _order_instances(o: Ordering, firsts: list[Resource], thens: list[Resource]) -> bool:
+def _order_instances(cluster: Cluster, o: Ordering, firsts: list[Resource],
+                     thens: list[Resource]) -> bool:
     """Interleaved: an instance with no instance of first placed on its node may not
     run there at all (it stops, for no other reason); one whose counterpart cannot
     start cannot start either; one whose counterpart starts restarts after it."""
@@ -193,6 +195,8 @@ def _order_instances(o: Ordering, firsts: list[Resource], thens: list[Resource])
             then.unrunnable_verb = ("" if first is None
                                     else "required" if required else "unrunnable")
             changed = True
+            if first is not None:
+                _block_colocated(cluster)
         elif starts(first) and then.required is None and stays \
                 and then.assigned in then.running:
             then.required = f"{first.id} start"
@@ -203,21 +207,42 @@ def _order_instances(o: Ordering, firsts: list[Resource], thens: list[Resource])
 def _block_colocated(cluster: Cluster) -> bool:
     """A primary placed but unable to start (every instance, for a clone) keeps what
     is colocated with it for good (INFINITY) from starting: it stays stopped, or
-    stops, "due to colocation with" the primary."""
-    changed = False
-    for c in cluster.colocations:
-        if c.score < INFINITY or c.dependent_role == "Promoted" or c.primary_role is not None:
-            continue
-        primaries = [r for m in cluster.members(c.primary) if (r := cluster.resource(m))]
-        if not primaries or not all(p.assigned is not None and p.unrunnable is not None
-                                    and p.managed for p in primaries):
-            continue
-        dep = cluster.resource(c.dependent)
-        if dep is None or not dep.managed or dep.blocked or dep.assigned is None \
-                or dep.unrunnable is not None:
-            continue
-        if dep.group is not None and dep.group == primaries[0].group:
-            continue  # a group's members follow each other by its ordering instead
-        dep.unrunnable, dep.unrunnable_verb = f"colocation with {c.primary}", ""
-        changed = True
+    stops, "due to colocation with" the primary. This comes before what orderings
+    after the primary do, unless the primary was blocked by a group or clone, or the
+    ordering pairs clone instances (interleave): then the ordering's reason does."""
+    changed, again = False, True
+    while again:
+        again = False
+        for c in cluster.colocations:
+            if c.score < INFINITY or c.dependent_role == "Promoted" \
+                    or c.primary_role is not None:
+                continue
+            primaries = [r for m in cluster.members(c.primary) if (r := cluster.resource(m))]
+            if not primaries or not all(p.assigned is not None and p.unrunnable is not None
+                                        and p.managed for p in primaries):
+                continue
+            dep = cluster.resource(c.dependent)
+            if dep is None or not dep.managed or dep.blocked or dep.assigned is None \
+                    or dep.unrunnable is not None:
+                continue
+            if dep.group is not None and dep.group == primaries[0].group:
+                continue  # a group's members follow each other by its ordering instead
+            if any(_ordering_first(cluster, o, c.primary, primaries, dep)
+                   for o in cluster.orderings):
+                continue
+            dep.unrunnable, dep.unrunnable_verb = f"colocation with {c.primary}", ""
+            again = changed = True
     return changed
+
+
+def _ordering_first(cluster: Cluster, o: Ordering, primary: str, primaries: list[Resource],
+                    dep: Resource) -> bool:
+    """Whether ``o`` orders ``dep`` after ``primary`` and gives its reason first."""
+    if o.kind != "Mandatory" or (o.first_action, o.then_action) != ("start", "start") \
+            or o.first != primary or dep.id not in cluster.members(o.then):
+        return False
+    if primary in cluster.clones:
+        return _interleaved(cluster, o)
+    # the primary was blocked by a group's or clone's start ("X running")
+    first = primaries[0]
+    return first.unrunnable_verb == "unrunnable" and (first.unrunnable or "").endswith(" running")

@@ -162,3 +162,28 @@ def test_a_clone_restarts_what_follows_it_only_through_an_instance_on_its_node()
     here = cib(["node1", "node2"], clone + prim("B"), constraints, status("node1"))
     assert summary(here) == [("Restart", "A:0", "node1", "resource definition change"),
                              ("Restart", "B", "node1", "required A-clone running")]
+
+
+def chain(first: str) -> str:
+    return "".join(
+        f'<rsc_order id="o{t}" first="{f}" then="{t}"/>'
+        + (f'<rsc_colocation id="c{t}" rsc="{t}" with-rsc="{f}" score="INFINITY"/>'
+           if f != first else "") for f, t in ((first, "P"), ("P", "D"), ("D", "E")))
+
+
+def test_what_is_placed_with_and_ordered_after_is_blocked_by_the_colocation() -> None:
+    root = cib(["node1"], prim("F", STOPPED) + prim("P") + prim("D") + prim("E"),
+               chain("F"), running("P", "D", "E"))
+    assert summary(root) == [("Stop", "P", "node1", "unrunnable F start"),
+                             ("Stop", "D", "node1", "colocation with P"),
+                             ("Stop", "E", "node1", "colocation with D")]
+
+
+def test_after_a_primary_blocked_by_a_clone_the_ordering_reason_comes_first() -> None:
+    clone = ('<clone id="F-clone"><meta_attributes id="fc-m">' + STOPPED + "</meta_attributes>"
+             + prim("F") + "</clone>")
+    root = cib(["node1"], clone + prim("P") + prim("D") + prim("E"),
+               chain("F-clone"), running("P", "D", "E"))
+    assert summary(root) == [("Stop", "P", "node1", "unrunnable F-clone running"),
+                             ("Stop", "D", "node1", "required P start"),
+                             ("Stop", "E", "node1", "colocation with D")]
