@@ -229,6 +229,14 @@ class HastackCluster:
             return None
         return tuple(r["ring_id"]), tuple(m["nodeid"] for m in r["members"])
 
+    def wait_cib_synced(self, nodes: Sequence[int] | None = None,
+                        timeout: float = 30.0) -> float:
+        """Wait until every one of ``nodes`` (default: all) answers a CIB query and is
+        not syncing its replica; returns the time it held."""
+        return self.wait_for("the CIB synced", lambda: all(
+            (r := self.try_ask(i, "cib_query")) is not None and not r.get("syncing")
+            for i in (self.nodes if nodes is None else nodes)), timeout)
+
     def wait_for(self, what: str, pred: Callable[[], bool], timeout: float) -> float:
         """Poll ``pred`` until it holds; returns the time it held. Gives up after
         ``timeout`` s with what was awaited and every node's last report."""

@@ -155,9 +155,7 @@ def status(c: HastackCluster, i: int) -> dict[str, Any]:
 def cluster(tmp_path: Path) -> Iterator[HastackCluster]:
     with HastackCluster(3, str(tmp_path), token=300, token_coefficient=0) as c:
         c.start_converged()
-        c.wait_for("the CIB synced", lambda: all(
-            (r := c.try_ask(i, "cib_query")) is not None and not r.get("syncing")
-            for i in c.nodes), 30)
+        c.wait_cib_synced()
         yield c
 
 

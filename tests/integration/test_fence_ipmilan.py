@@ -283,9 +283,7 @@ def test_cluster_fences_a_node_daemon_through_its_bmc(tmp_path: Path) -> None:
         c.start_node(1)
         c.start_node(2)
         c.wait_membership([1, 2], [1, 2, 3], 30)
-        c.wait_for("the CIB synced", lambda: all(
-            (r := c.try_ask(i, "cib_query")) is not None and not r.get("syncing")
-            for i in (1, 2)), 30)
+        c.wait_cib_synced([1, 2])
         device = _ipmi_device("ipmi-node3", {**bmc.fence_params(), "pcmk_host_list": "node3"})
         r = _cli(c, 1, "cib", "create", "-o", "resources", "--xml", device)
         assert r.returncode == 0, r.stderr

@@ -56,9 +56,7 @@ def wait_devices(c: HastackCluster, ids: set[str]) -> None:
 def cluster(tmp_path: Path) -> Iterator[HastackCluster]:
     with HastackCluster(3, str(tmp_path), token=300, token_coefficient=0) as c:
         c.start_converged()
-        c.wait_for("the CIB synced", lambda: all(
-            (r := c.try_ask(i, "cib_query")) is not None and not r.get("syncing")
-            for i in c.nodes), 30)
+        c.wait_cib_synced()
         yield c
 
 
