@@ -18,6 +18,7 @@ from datetime import datetime
 from lxml import etree
 
 from ha.scheduler.dates import date_expression_matches
+from ha.scheduler.expressions import expression_matches_attrs
 from ha.scheduler.model import parse_score
 
 
@@ -27,8 +28,6 @@ def rule_holds(rule: etree._Element, now: datetime | None,
     """A rule without a node (``attrs`` None) or with a node's attributes; an
     ``rsc_expression`` holds for a resource ``agent`` (class, provider, type) that
     has every one it names."""
-    from ha.scheduler.constraints import expression_matches_attrs
-
     results = []
     for child in rule:
         if not isinstance(child.tag, str):
