@@ -19,6 +19,7 @@ Rules kept (Pacemaker's, for primitives):
 
 from __future__ import annotations
 
+from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.colocated import add_colocated_scores, alike, best_alike, scaled
 from ha.scheduler.model import INFINITY, Cluster, Colocation, Resource, add_scores
 from ha.scheduler.promotion import RoleChooser
@@ -171,7 +172,11 @@ class Assigner:
         if clone is not None and c.score >= INFINITY:
             # an instance blocked by a failure (on-fail=block) is nowhere to be with;
             # an instance of a cloned group is where its last member is
-            lasts = [self.cluster.groups[r.group][-1] if clone.group and r.group else m
+            # (with interleave, for good with a cloned group's instance is with the
+            # whole of it: its last member; otherwise with where the instance is)
+            whole = clone.group and rsc.clone is not None \
+                and is_pcmk_true(rsc.meta.get("interleave", "false"))
+            lasts = [self.cluster.groups[r.group][-1] if whole and r.group else m
                      for m in clone.instances if (r := self.cluster.resource(m)) is not None]
             for m in lasts:
                 if (r := self.cluster.resource(m)) is not None:

@@ -61,7 +61,7 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
             if o.kind not in ("Mandatory", "Optional") or not promoting \
                     and (o.first_action, o.then_action) != ("start", "start"):
                 continue
-            firsts = [r for m in cluster.members(o.first) if (r := cluster.resource(m))]
+            firsts = _completions(cluster, o.first)
             thens = [r for m in cluster.members(o.then) if (r := cluster.resource(m))]
             if o.kind == "Optional":
                 # restart-type=restart (deprecated) on then: an optional ordering
@@ -246,3 +246,13 @@ def _ordering_first(cluster: Cluster, o: Ordering, primary: str, primaries: list
     # the primary was blocked by a group's or clone's start ("X running")
     first = primaries[0]
     return first.unrunnable_verb == "unrunnable" and (first.unrunnable or "").endswith(" running")
+
+
+def _completions(cluster: Cluster, rid: str) -> list[Resource]:
+    """What must have started for ``rid`` to count as started: its primitives, or for
+    a cloned group each instance's last member (an instance runs when all of it does)."""
+    clone = cluster.clones.get(rid)
+    if clone is not None and clone.group:
+        return [r for m in clone.instances if (first := cluster.resource(m)) is not None
+                and first.group and (r := cluster.resource(cluster.groups[first.group][-1]))]
+    return [r for m in cluster.members(rid) if (r := cluster.resource(m))]

@@ -101,3 +101,14 @@ def test_a_member_takes_its_group_parameters_into_its_definition() -> None:
     changed = history("A", op("A", "start"))  # recorded without the group's parameter
     root = cib(["node1"], group, status=node_state("node1", "1", changed))
     assert summary(root) == [("Restart", "A", "node1", "resource definition change")]
+
+
+def test_a_cloned_group_runs_only_when_all_of_an_instance_does() -> None:
+    off = '<nvpair id="b-tr" name="target-role" value="Stopped"/>'
+    clone = ('<clone id="C"><meta_attributes id="C-m"/><group id="G">'
+             + prim("A") + prim("B", off) + "</group></clone>")
+    root = cib(["node1"], clone + prim("V"),
+               '<rsc_colocation id="col" rsc="V" with-rsc="C" score="INFINITY"/>'
+               '<rsc_order id="ord" first="C" then="V"/>', status=node_state("node1", "1"))
+    assert summary(root) == [("Start", "A:0", "node1", ""),
+                             ("Start", "V", "node1", "unrunnable C running (blocked)")]
