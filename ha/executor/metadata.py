@@ -38,6 +38,7 @@ class Parameter:
     shortdesc: str = ""
     longdesc: str = ""
     values: tuple[str, ...] = ()          # the options of a type="select" parameter
+    obsoletes: str | None = None          # fence agents: the older name it replaces
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class AgentAction:
     depth: int | None = None
     role: str | None = None
     start_delay_ms: int | None = None
+    automatic: bool = False               # fence agents: <action name="on" automatic="1"/>
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,11 @@ def _duration(el: etree._Element, attr: str, where: str) -> int | None:
     return ms
 
 
-def _parameter(el: etree._Element, source: str) -> Parameter:
+def _parameter(el: etree._Element, source: str, number: int) -> Parameter:
     name = el.get("name")
     if not name:
-        raise MetadataError(f"{source}: <parameter> without a name (line {el.sourceline})")
+        raise MetadataError(f"{source}: parameter #{number} has no name "
+                            f"(line {el.sourceline})")
     content = el.find("content")
     ptype, default, values = "string", None, tuple[str, ...]()
     if content is not None:
@@ -110,7 +113,7 @@ def _parameter(el: etree._Element, source: str) -> Parameter:
                      deprecated=el.find("deprecated") is not None
                      or is_pcmk_true(el.get("deprecated", "0")),
                      shortdesc=_text(el, "shortdesc"), longdesc=_text(el, "longdesc"),
-                     values=values)
+                     values=values, obsoletes=el.get("obsoletes"))
 
 
 def _action(el: etree._Element, source: str) -> AgentAction:
@@ -125,7 +128,8 @@ def _action(el: etree._Element, source: str) -> AgentAction:
         raise MetadataError(f"{where}: depth={depth!r} is not an integer") from None
     return AgentAction(name=name, timeout_ms=_duration(el, "timeout", where),
                        interval_ms=_duration(el, "interval", where) or 0, depth=depth_n,
-                       role=el.get("role"), start_delay_ms=_duration(el, "start-delay", where))
+                       role=el.get("role"), start_delay_ms=_duration(el, "start-delay", where),
+                       automatic=is_pcmk_true(el.get("automatic", "0")))
 
 
 def parse_metadata(data: bytes | str, source: str = "meta-data") -> AgentMetadata:
@@ -137,7 +141,7 @@ def parse_metadata(data: bytes | str, source: str = "meta-data") -> AgentMetadat
     try:
         root = etree.fromstring(raw.strip(), parser)
     except etree.XMLSyntaxError as exc:
-        raise MetadataError(f"{source}: not well-formed XML: {exc}") from None
+        raise MetadataError(f"{source}: not XML (not well-formed): {exc}") from None
     if root.tag != "resource-agent":
         raise MetadataError(f"{source}: expected <resource-agent>, got <{root.tag}>")
     params = root.find("parameters")
@@ -146,8 +150,11 @@ def parse_metadata(data: bytes | str, source: str = "meta-data") -> AgentMetadat
     return AgentMetadata(
         name=root.get("name", ""), version=root.get("version", ""),
         ocf_version=(version.text or "").strip() if version is not None else "",
-        shortdesc=_text(root, "shortdesc"), longdesc=_text(root, "longdesc"),
-        parameters=tuple(_parameter(p, source) for p in params.findall("parameter"))
+        # fence agents carry their shortdesc as an attribute of the root
+        shortdesc=_text(root, "shortdesc") or " ".join(root.get("shortdesc", "").split()),
+        longdesc=_text(root, "longdesc"),
+        parameters=tuple(_parameter(p, source, i)
+                         for i, p in enumerate(params.findall("parameter"), 1))
         if params is not None else (),
         actions=tuple(_action(a, source) for a in actions.findall("action"))
         if actions is not None else ())

@@ -23,14 +23,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from lxml import etree
+from ha.executor.metadata import MetadataError as MetadataError  # re-exported
+from ha.executor.metadata import parse_metadata as parse_agent_metadata
 
 STATUS_ON, STATUS_OFF = 0, 2
 HOST_ARG_CANDIDATES = ("plug", "port")
-
-
-class MetadataError(ValueError):
-    """An agent's metadata was not the resource-agent XML the API describes."""
 
 
 @dataclass(frozen=True)
@@ -79,51 +76,23 @@ class AgentMetadata:
                 "actions": list(self.actions), "automatic_on": self.automatic_on}
 
 
-def _text(el: etree._Element | None) -> str:
-    if el is None:
-        return ""
-    return " ".join("".join(str(t) for t in el.itertext()).split())
-
-
 def parse_metadata(xml_text: str) -> AgentMetadata:
     """Parse the ``<resource-agent>`` XML an agent prints for ``action=metadata``.
 
+    Fence agents print the same meta-data format as resource agents, so it is read by
+    :func:`ha.executor.metadata.parse_metadata` and seen here as the fencer needs it.
     Raises MetadataError naming what was wrong (not XML, wrong root, a parameter
     without a name)."""
-    try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=False)
-        root = etree.fromstring(xml_text.strip().encode(), parser)
-    except etree.XMLSyntaxError as e:
-        raise MetadataError(f"metadata: not XML: {e}") from None
-    if root.tag != "resource-agent":
-        raise MetadataError(f"metadata: expected <resource-agent>, found <{root.tag}>")
-    params: list[AgentParameter] = []
-    for i, p in enumerate(root.iterfind("parameters/parameter"), 1):
-        name = p.get("name")
-        if not name:
-            raise MetadataError(f"metadata: parameter #{i} has no name")
-        content = p.find("content")
-        shortdesc = p.find("shortdesc")
-        params.append(AgentParameter(
-            name=name,
-            type=(content.get("type") if content is not None else None) or "string",
-            default=content.get("default") if content is not None else None,
-            required=p.get("required") == "1",
-            shortdesc=_text(shortdesc),
-            deprecated=p.get("deprecated") == "1",
-            obsoletes=p.get("obsoletes")))
-    actions: list[str] = []
-    automatic = False
-    for a in root.iterfind("actions/action"):
-        name = a.get("name")
-        if name and name not in actions:
-            actions.append(name)
-        if name == "on" and a.get("automatic") in ("1", "true", "yes"):
-            automatic = True
+    md = parse_agent_metadata(xml_text, "metadata")
+    params = tuple(AgentParameter(name=p.name, type=p.type or "string", default=p.default,
+                                  required=p.required, shortdesc=p.shortdesc,
+                                  deprecated=p.deprecated, obsoletes=p.obsoletes)
+                   for p in md.parameters)
+    actions = tuple(dict.fromkeys(a.name for a in md.actions))
     return AgentMetadata(
-        name=root.get("name") or "", shortdesc=root.get("shortdesc") or _text(root.find("shortdesc")),
-        longdesc=_text(root.find("longdesc")), parameters=tuple(params), actions=tuple(actions),
-        automatic_on=automatic, param_names=frozenset(p.name for p in params))
+        name=md.name, shortdesc=md.shortdesc, longdesc=md.longdesc, parameters=params,
+        actions=actions, automatic_on=any(a.name == "on" and a.automatic for a in md.actions),
+        param_names=frozenset(p.name for p in params))
 
 
 def is_pcmk_option(name: str) -> bool:

@@ -74,7 +74,7 @@ def test_actions() -> None:
     ("<cib/>", "expected <resource-agent>"),
     ('<resource-agent><actions><action name="start" timeout="soon"/></actions>'
      "</resource-agent>", "timeout='soon' is not a duration"),
-    ("<resource-agent><parameters><parameter/></parameters></resource-agent>", "without a name"),
+    ("<resource-agent><parameters><parameter/></parameters></resource-agent>", "has no name"),
 ])
 def test_bad_metadata_is_refused_with_the_reason(bad: str, problem: str) -> None:
     with pytest.raises(MetadataError, match=problem):
