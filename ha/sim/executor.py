@@ -126,7 +126,7 @@ class SimExecutor:
             elif isinstance(e, ActionResult):
                 self._result(e)
             elif isinstance(e, Trace):
-                self.world._trace(self.node, e.event, e.fields)
+                self.world.record(self.node, e.event, e.fields)
         self._schedule()
 
     def _run(self, e: RunAgent) -> None:
@@ -216,7 +216,7 @@ class SimExecutor:
     def _stop_next(self, todo: list[ActiveResource], deadline: int,
                    results: list[dict[str, Any]], done: StopDone) -> None:
         if not todo or self.core is None:
-            self.world._trace(self.node, "executor_stop_all", {"results": results})
+            self.world.record(self.node, "executor_stop_all", {"results": results})
             done(results)
             return
         self._stop_steps(todo[0].stop_steps(), todo, deadline, results, done)

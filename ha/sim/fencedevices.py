@@ -154,13 +154,13 @@ class SimFenceDevices:
     def switch_off(self, node: int) -> None:
         if self.power[node]:
             self.power[node] = False
-            self.world._trace(node, "power_off", {})
+            self.world.record(node, "power_off", {})
         self.world.crash(node)
 
     def switch_on(self, node: int) -> None:
         if not self.power[node]:
             self.power[node] = True
-            self.world._trace(node, "power_on", {"boot_ms": self.boot_ms})
+            self.world.record(node, "power_on", {"boot_ms": self.boot_ms})
             self.world.at(self.world.now_us + self.boot_ms * 1000, partial(self._boot, node))
 
     def power_cycle(self, node: int) -> None:

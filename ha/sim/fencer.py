@@ -85,7 +85,7 @@ class SimFencer:
             elif isinstance(e, ev.ReplyClient):
                 self.sim.replies[e.client_id] = (self.world.now_us, self.node, e.reply)
             elif isinstance(e, ev.Trace):
-                self.world._trace(self.node, e.event, e.fields)
+                self.world.record(self.node, e.event, e.fields)
             elif isinstance(e, ev.SelfFence):
                 self._self_fence(e.reason)
 
@@ -147,7 +147,7 @@ class SimFencer:
         node = self.node
 
         def down(results: list[dict[str, Any]]) -> None:
-            self.world._trace(node, "self_fenced", {"reason": reason,
+            self.world.record(node, "self_fenced", {"reason": reason,
                                                     "stopped": [r["rsc"] for r in results
                                                                 if r.get("stopped")]})
             self.sim.self_fenced.append((self.world.now_us, node))

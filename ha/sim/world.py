@@ -264,6 +264,11 @@ class SimWorld:
         for obs in self.observers:
             obs(self.now_us, n, e)
 
+    def record(self, n: int, event: str, fields: dict[str, Any]) -> None:
+        """Add a trace record for node ``n`` at the current virtual time (what hosts
+        of other cores in this world — executor, fencer — trace through)."""
+        self._trace(n, event, fields)
+
     def _trace(self, n: int, event: str, fields: dict[str, Any]) -> None:
         rec = {"t_ms": self.now_us / 1000, "node": n, "event": event}
         rec.update(fields)
