@@ -110,6 +110,11 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                             _start_required(f, bool(o.first_label)) for f in here)
                         then.unrunnable = o.first_event
                         then.unrunnable_verb = "required" if required else "unrunnable"
+                        if required and _second_member(cluster, firsts[0], then) \
+                                and firsts[0].unrunnable_verb == "required":
+                            # the first member's stop, mandatory from the start, made
+                            # this one's stop mandatory before its start was blocked
+                            then.unrunnable = f"{firsts[0].id} stop"
                         _block_colocated(cluster)  # before anything ordered after it
                         changed = True
                 elif starting is not None and then.required is None \
@@ -256,3 +261,9 @@ def _completions(cluster: Cluster, rid: str) -> list[Resource]:
         return [r for m in clone.instances if (first := cluster.resource(m)) is not None
                 and first.group and (r := cluster.resource(cluster.groups[first.group][-1]))]
     return [r for m in cluster.members(rid) if (r := cluster.resource(m))]
+
+
+def _second_member(cluster: Cluster, first: Resource, then: Resource) -> bool:
+    """Whether ``then`` follows ``first``, its group's first member, in the group."""
+    members = cluster.groups.get(then.group or "", [])
+    return len(members) > 1 and members[0] == first.id and members[1] == then.id

@@ -187,3 +187,16 @@ def test_after_a_primary_blocked_by_a_clone_the_ordering_reason_comes_first() ->
     assert summary(root) == [("Stop", "P", "node1", "unrunnable F-clone running"),
                              ("Stop", "D", "node1", "required P start"),
                              ("Stop", "E", "node1", "colocation with D")]
+
+
+def test_a_group_after_a_first_that_must_stop_names_its_first_member_stop() -> None:
+    group = ('<group id="G"><meta_attributes id="g-m"/>' + prim("B") + prim("C") + prim("D")
+             + "</group>")
+    root = cib(["node1"], prim("Q", STOPPED) + prim("K") + group,
+               '<rsc_order id="o1" first="Q" then="K"/><rsc_order id="o2" first="K" then="G"/>',
+               running("Q", "K", "B", "C", "D"))
+    assert summary(root) == [("Stop", "Q", "node1", "node availability"),
+                             ("Stop", "K", "node1", "required Q start"),
+                             ("Stop", "B", "node1", "required K start"),
+                             ("Stop", "C", "node1", "required B stop"),
+                             ("Stop", "D", "node1", "required C start")]
