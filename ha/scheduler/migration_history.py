@@ -17,7 +17,8 @@ node's history was replayed (a successful ``migrate_to`` leaves the source activ
   migration, which may continue if it is still to go there) unless the target has
   newer state -- then it failed on the source, unless the source has newer state;
 - ``migrate_to`` failed: the resource is also active on the target, unless its state
-  there is unknown (a probe will tell) or newer.
+  there is unknown (a probe will tell) or newer; if the source has been stopped
+  since, a copy on the target only assumed from this is restarted.
 
 Operations on different nodes are ordered by ``last-rc-change``, on one node by
 call id.
@@ -143,7 +144,12 @@ def _to_failure(cluster: Cluster, rsc: Resource, hist: History, op: etree._Eleme
     tnode = cluster.node(target)
     if hist.get(target) and not _newer_state(hist, target, op, from_op) \
             and tnode is not None and tnode.online:
+        assumed = target not in rsc.running
         _add_running(rsc, hist, target, source, failed=False)
+        if assumed and _non_monitor_after(hist.get(source, []), op, True):
+            # the source was stopped since: the copy only assumed on the target
+            # (its own history does not show it) is restarted there
+            rsc.restart_on.add(target)
 
 
 def _from_failure(cluster: Cluster, rsc: Resource, hist: History, op: etree._Element) -> None:

@@ -113,3 +113,12 @@ def test_after_a_finished_migration_whose_stop_is_pending_it_moves() -> None:
     root = cib(["node1", "node2", "node3"], prim("A", MIGRATE), bans,
                two_nodes(lrm1, lrm2) + node_state("node3", "3"))
     assert summary(root) == [("Move", "A", "node2 -> node3", "")]
+
+
+def test_a_failed_migrate_to_then_a_stop_restarts_the_assumed_target_copy() -> None:
+    probe = op("A", "monitor", rc=7, call=1).replace("/>", ' last-rc-change="1001"/>')
+    lrm1 = history("A", op("A", "start", call=2), migrate_op("migrate_to", 3, rc=1),
+                   op("A", "stop", call=4))
+    root = cib(["node1", "node2"], prim("A", MIGRATE), ban("A", "node1"),
+               two_nodes(lrm1, history("A", probe)))
+    assert summary(root) == [("Restart", "A", "node2", "")]
