@@ -190,17 +190,20 @@ def create_actions(cluster: Cluster, order: list[Resource]) -> ActionGraph:
         if not rsc.managed or rsc.blocked:
             continue
         dest = rsc.assigned
+        if rsc.unrunnable is not None:
+            dest = None  # it cannot start: where it runs, it only stops
         restart = any(c.verb in ("Restart", "Recover") for c in summarise(rsc))
         stops = [graph.add(rsc.id, "stop", u) for u in rsc.running
                  if u != dest or restart or len(rsc.running) > 1]
         if dest is None:
+            role_changes(graph, rsc, False, None)  # a promoted instance is demoted first
             continue
         starting = dest not in rsc.running or bool(stops)
         if starting:
             start = graph.add(rsc.id, "start", dest)
             for s in stops + probes:
                 graph.order(s, start)
-        role_changes(graph, rsc, starting)
+        role_changes(graph, rsc, starting, dest)
         target = next_role(rsc)
         for op in rsc.ops:
             role = canonical_role(op.role)
@@ -213,12 +216,12 @@ def create_actions(cluster: Cluster, order: list[Resource]) -> ActionGraph:
     return graph
 
 
-def role_changes(graph: ActionGraph, rsc: Resource, starting: bool) -> None:
+def role_changes(graph: ActionGraph, rsc: Resource, starting: bool, dest: str | None) -> None:
     """Demote where it is promoted and will not stay so (before it stops there);
     promote where it is to be promoted and is not (after it starts, and after any
     demote); a failure recovered by demoting (on-fail=demote) demotes and
     re-promotes in place."""
-    dest, target = rsc.assigned, next_role(rsc)
+    target = next_role(rsc) if dest is not None else "Stopped"
     repromote = (dest is not None and rsc.running.get(dest) == "Promoted"
                  and rsc.failed.get(dest, False) and rsc.on_fail.get(dest) == "demote")
     demotes = []

@@ -34,13 +34,16 @@ class SimulatedRun:
     revised: Cluster
 
 
-def _line(a: GraphAction) -> str:
+def _line(a: GraphAction, names: dict[str, str] | None = None) -> str:
+    """crm_simulate's line for an action; a clone instance is named as its history
+    names it (``names``: instance id -> that name), as the controller is told."""
     if a.kind == "crm_event":
         return f"Fencing {a.node} ({a.meta.get('stonith_action', 'reboot')})"
     if a.kind == "pseudo_event":
         return f"Pseudo action:   {a.key}"
     task = f"{a.operation}={a.interval_ms}" if a.interval_ms else a.operation
-    return f"Resource action: {a.resource:<15} {task} on {a.node}"
+    name = (names or {}).get(a.resource or "", a.resource or "")
+    return f"Resource action: {name:<15} {task} on {a.node}"
 
 
 def order_of_execution(g: TransitionGraph) -> tuple[list[GraphAction], list[GraphAction]]:
@@ -104,7 +107,10 @@ def run_graph(cluster: Cluster, g: TransitionGraph) -> SimulatedRun:
     for a in fired:
         _apply(revised, a)
     mark_unpromoted(revised)  # a promotable clone's instance that started is Unpromoted
-    lines = [_line(a) for a in fired]
+    # an instance bound to a history is named as that history names it
+    names = {r.id: r.clone_name or r.history_id for r in cluster.resources
+             if r.clone is not None and (r.clone_name or r.own_history)}
+    lines = [_line(a, names) for a in fired]
     for node in revised.nodes:
         if node.shutdown and node.online:  # the controller then stops the node itself
             lines.append(f"Cluster action:  do_shutdown on {node.uname}")
