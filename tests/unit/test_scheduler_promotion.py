@@ -323,3 +323,19 @@ def test_a_clone_on_every_node_passes_a_finite_colocation_not_on_to_its_instance
                         ("Start", "X:1", "node2", "")]
     assert plan(nv("clone-max", "1")) == [("Start", "D", "node2", ""),
                                           ("Start", "X:0", "node2", "")]
+
+
+def test_a_promoted_instance_that_stops_is_demoted_first_in_the_graph() -> None:
+    from ha.scheduler.execute import run_graph
+    from ha.scheduler.graph import build_graph
+
+    ban = '<rsc_location id="b" rsc="ms" node="node1" score="-INFINITY"/>'
+    t = schedule(cib(["node1", "node2"], promotable(), ban,
+                     two_nodes(running(promoted=True), running())))
+    g = build_graph(t)
+    by_label = {a.label: a for a in g.actions}
+    assert by_label["S:0_demote_0 node1"].id in by_label["S:0_stop_0 node1"].inputs
+    lines = run_graph(t.cluster, g).lines
+    # the instances are named as their histories name them (an anonymous clone: S)
+    assert lines.index("Resource action: S               demote on node1") \
+        < lines.index("Resource action: S               stop on node1")
