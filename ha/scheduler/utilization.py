@@ -68,11 +68,39 @@ class Capacity:
         for key, value in rsc.utilization.items():
             free[key] = free.get(key, 0) - value
 
+    def _clone_dependents(self, cid: str, seen: list[Resource], done: set[str]) -> None:
+        """One instance of each clone colocated with clone ``cid`` at INFINITY (all
+        of a cloned group's instance), and so on; what is not a clone is not
+        followed from a clone (it may not end up with this instance)."""
+        cl = self.cluster
+        done.add(cid)
+        for c in cl.colocations:
+            if c.score < INFINITY or c.primary != cid:
+                continue
+            dep = cl.resource(c.dependent)
+            if dep is None or dep.clone is None or dep.clone in done:
+                continue
+            for rid in cl.groups.get(dep.group, [dep.id]) if dep.group else [dep.id]:
+                r = cl.resource(rid)
+                if r is not None and r not in seen:
+                    seen.append(r)
+            self._clone_dependents(dep.clone, seen, done)
+
     def colocated(self, rsc: Resource, unplaced: set[str]) -> list[Resource]:
-        """``rsc`` and the unplaced resources tied to it by INFINITY colocations."""
+        """``rsc`` and the unplaced resources tied to it by INFINITY colocations (for
+        a clone instance, also what is colocated with its clone: other clones by one
+        instance each, anything else as itself)."""
         cl = self.cluster
         seen = [rsc]
         todo = [rsc]
+        if rsc.clone is not None:
+            self._clone_dependents(rsc.clone, seen, set())
+            for c in cl.colocations:
+                dep = cl.resource(c.dependent)
+                if c.score >= INFINITY and c.primary == rsc.clone and dep is not None \
+                        and dep.clone is None and dep not in seen:
+                    seen.append(dep)
+                    todo.append(dep)
         while todo:
             cur = todo.pop()
             for c in cl.colocations:
@@ -81,7 +109,7 @@ class Capacity:
                 other: list[str] = []
                 if c.dependent == cur.id:
                     other = cl.members(c.primary) if c.primary not in cl.clones else []
-                elif c.primary in (cur.id, cur.clone) and cur.clone is None:
+                elif c.primary == cur.id:
                     other = [c.dependent]
                 for rid in other:
                     r = cl.resource(rid)

@@ -7,7 +7,7 @@ Every expected summary here was checked with Pacemaker 2.1.5's ``crm_simulate -x
 from __future__ import annotations
 
 from lxml import etree
-from test_scheduler_cibs import cib, history, nv, op, prim, two_nodes
+from test_scheduler_cibs import cib, history, node_state, nv, op, prim, two_nodes
 
 from ha.scheduler import schedule
 
@@ -104,3 +104,17 @@ def test_what_a_resource_is_colocated_with_is_placed_by_priority() -> None:
                           props=nv("placement-strategy", "utilization"), status=two_nodes()),
                       node1={"cpu": 2}, node2={"cpu": 1})
     assert summary(root) == [("Start", "A", "node1", ""), ("Start", "C", "node1", "")]
+
+
+def test_a_clone_instance_needs_room_for_an_instance_of_a_clone_colocated_with_it() -> None:
+    clones = ('<clone id="C1"><meta_attributes id="c1m"><nvpair id="c1x" name="clone-max" value="2"/>'
+              '</meta_attributes>' + with_util("R1", cpu=2) + "</clone>"
+              '<clone id="C2"><meta_attributes id="c2m"><nvpair id="c2x" name="clone-max" value="2"/>'
+              '</meta_attributes>' + with_util("R2", cpu=4) + "</clone>")
+    status = two_nodes() + node_state("node3", "3")
+    root = capacities(cib(["node1", "node2", "node3"], clones,
+                          '<rsc_colocation id="c" rsc="C2" with-rsc="C1" score="INFINITY"/>',
+                          props=nv("placement-strategy", "utilization"), status=status),
+                      node1={"cpu": 4}, node2={"cpu": 8}, node3={"cpu": 10})
+    assert [(c.resource, c.details) for c in schedule(root).changes] == [
+        ("R1:0", "node2"), ("R1:1", "node3"), ("R2:0", "node2"), ("R2:1", "node3")]
