@@ -339,3 +339,14 @@ def test_a_promoted_instance_that_stops_is_demoted_first_in_the_graph() -> None:
     # the instances are named as their histories name them (an anonymous clone: S)
     assert lines.index("Resource action: S               demote on node1") \
         < lines.index("Resource action: S               stop on node1")
+
+
+def test_a_legacy_master_resource_with_master_max_promotes_as_many() -> None:
+    from test_scheduler_cibs import node_state
+    ms = ('<master id="ms"><meta_attributes id="ms-m">' + nv("master-max", "2")
+          + '</meta_attributes>' + prim("S") + '</master>')
+    status = (node_state("node1", "1", running(), transient=score(5))
+              + node_state("node2", "2", running(), transient=score(10)))
+    root = cib(["node1", "node2"], ms, "", status)
+    assert summary(root) == [("Promote", "S:0", "Unpromoted -> Promoted node1", ""),
+                             ("Promote", "S:1", "Unpromoted -> Promoted node2", "")]
