@@ -92,20 +92,6 @@ def test_target_role_unpromoted_demotes() -> None:
     assert summary(root) == [("Demote", "S:0", "Promoted -> Unpromoted node1", "")]
 
 
-def test_colocated_scores_keep_a_positive_node_usable_when_nonnegative() -> None:
-    from ha.scheduler.colocated import add_colocated_scores
-    from ha.scheduler.unpack import unpack
-
-    cluster = unpack(cib(["node1", "node2"], prim("A") + prim("B"), "", two_nodes()))
-    theirs = {"A": {"node1": -1_000_000, "node2": 0}, "B": {"node1": 10, "node2": 10}}
-    out = add_colocated_scores(cluster, theirs.__getitem__, "A", {"node1": 75, "node2": 0},
-                               1.0, True, True)
-    assert out == {"node1": 1, "node2": 0}
-    out = add_colocated_scores(cluster, theirs.__getitem__, "B", {"node1": 75, "node2": 0},
-                               0.001, False, True)
-    assert out == {"node1": 76, "node2": 1}  # a small factor is never rounded away
-
-
 def test_promoted_role_kept_apart_still_runs_unpromoted_where_no_other_node_is_left() -> None:
     # ms2 promoted on node1 (score), ms (promoted) may never be with it: S:1 still
     # starts on node1, only its promotion is kept away from there
@@ -190,21 +176,6 @@ def test_a_lost_fence_ticket_for_the_promoted_role_fences_its_node() -> None:
                              ("Start", "F", "node2", "")]
 
 
-def test_what_is_colocated_with_a_clone_on_every_node_does_not_draw_its_instances() -> None:
-    # a clone with fewer instances than nodes takes D's preference for node2; one on
-    # every node does not (its instances are placed as if D were not there)
-    def plan(meta: str) -> list[tuple[str, str, str, str]]:
-        clone = ('<clone id="C"><meta_attributes id="C-m">' + meta + '</meta_attributes>'
-                 + prim("X") + '</clone>')
-        cons = ('<rsc_colocation id="c" rsc="D" with-rsc="C" score="100"/>'
-                '<rsc_location id="l" rsc="D" node="node2" score="50"/>')
-        return summary(cib(["node1", "node2"], clone + prim("D"), cons, two_nodes()))
-    assert plan(nv("clone-max", "1")) == [("Start", "X:0", "node2", ""),
-                                          ("Start", "D", "node2", "")]
-    assert plan("") == [("Start", "X:0", "node1", ""), ("Start", "X:1", "node2", ""),
-                        ("Start", "D", "node2", "")]
-
-
 def _promotable_with_demote_on_fail() -> str:
     return ('<clone id="ms"><meta_attributes id="ms-m">' + nv("promotable", "true")
             + '</meta_attributes><primitive id="S" class="ocf" provider="pacemaker"'
@@ -283,46 +254,6 @@ def test_explain_names_the_role_decided_and_the_role_constraints() -> None:
     assert "  decided: run on node1 as Promoted" in lines
     assert "  promotion priority: 105 (promoted-max 1, promoted-node-max 1)" in lines
     assert "  because: location for the Promoted role: 100 on node1" in lines
-
-
-def test_a_node_attribute_colocation_means_a_node_with_the_same_value() -> None:
-    from test_scheduler_cibs import node_state
-    nodes = ["node1", "node2", "node3", "node4"]
-    sites = {n: f'<nvpair id="site-{n}" name="site" value="{"a" if i < 2 else "b"}"/>'
-             for i, n in enumerate(nodes)}
-    cons = ('<rsc_location id="la" rsc="A" node="node3" score="100"/>'
-            '<rsc_location id="lb" rsc="B" node="node3" score="-INFINITY"/>'
-            '<rsc_colocation id="c" rsc="B" with-rsc="A" node-attribute="site"'
-            ' score="INFINITY"/>')
-    status = "".join(node_state(n, str(i + 1)) for i, n in enumerate(nodes))
-    root = cib(nodes, prim("A") + prim("B"), cons, status, node_attrs=sites)
-    assert summary(root) == [("Start", "A", "node3", ""), ("Start", "B", "node4", "")]
-
-
-def test_a_negative_colocation_weighs_the_dependent_groups_stickiness_in_full() -> None:
-    # group1 (dependent, -500) keeps its node; group2 must leave it, as the other
-    # members of group1 count at full strength against group2 there
-    def grp(gid: str, *members: str) -> str:
-        return f'<group id="{gid}">' + "".join(prim(m) for m in members) + "</group>"
-    lrm = "".join(history(r, op(r, "start", 0, i + 2)) for i, r in enumerate("ABCD"))
-    cons = '<rsc_colocation id="c" rsc="g1" with-rsc="g2" score="-500"/>'
-    root = cib(["node1", "node2"], grp("g1", "A", "B") + grp("g2", "C", "D"), cons,
-               two_nodes(lrm), rsc_defaults=nv("resource-stickiness", "INFINITY"))
-    assert summary(root) == [("Move", "C", "node1 -> node2", ""),
-                             ("Move", "D", "node1 -> node2", "")]
-
-
-def test_a_clone_on_every_node_passes_a_finite_colocation_not_on_to_its_instances() -> None:
-    def plan(meta: str) -> list[tuple[str, str, str, str]]:
-        clone = ('<clone id="C"><meta_attributes id="C-m">' + meta + '</meta_attributes>'
-                 + prim("X") + '</clone>')
-        cons = ('<rsc_colocation id="c" rsc="C" with-rsc="D" score="100"/>'
-                '<rsc_location id="l" rsc="D" node="node2" score="50"/>')
-        return summary(cib(["node1", "node2"], prim("D") + clone, cons, two_nodes()))
-    assert plan("") == [("Start", "D", "node2", ""), ("Start", "X:0", "node1", ""),
-                        ("Start", "X:1", "node2", "")]
-    assert plan(nv("clone-max", "1")) == [("Start", "D", "node2", ""),
-                                          ("Start", "X:0", "node2", "")]
 
 
 def test_a_promoted_instance_that_stops_is_demoted_first_in_the_graph() -> None:
