@@ -179,6 +179,15 @@ def _colocate(cluster: Cluster, cid: str, dep: str, prim: str, score: int,
         cluster.members(prim)[-1 if score >= INFINITY and prim in cluster.groups else 0]
     several = dep in cluster.clones or dep in cluster.templates
     dependents = cluster.members(dep) if several else cluster.members(dep)[:1]
+    if dep in cluster.groups and score >= INFINITY:
+        # once a member is unmanaged the group's own colocations no longer carry
+        # this one to the members after it: each of those has it too
+        members = [r for m in cluster.members(dep) if (r := cluster.resource(m))]
+        unmanaged = False
+        for member in members[1:]:
+            if unmanaged or not members[0].managed:
+                dependents.append(member.id)
+            unmanaged = unmanaged or not member.managed
     for d in dependents:
         cluster.colocations.append(Colocation(cid, d, primary, score, dep_role, prim_role,
                                               node_attribute))

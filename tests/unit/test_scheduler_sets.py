@@ -6,7 +6,7 @@ Every expected value here was checked with Pacemaker 2.1.5's ``crm_simulate -x F
 from __future__ import annotations
 
 from lxml import etree
-from test_scheduler_cibs import cib, node_state, prim
+from test_scheduler_cibs import cib, history, node_state, op, prim
 
 from ha.scheduler import schedule
 
@@ -99,4 +99,16 @@ def test_a_listed_colocation_set_places_each_member_with_the_next() -> None:
              '</resource_set></rsc_colocation>')
     off = '<nvpair id="c-tr" name="target-role" value="Stopped"/>'
     root = cib(["node1", "node2"], prim("A") + prim("B") + prim("C", off), coloc, NODES)
+    assert starts(root) == {}
+
+
+def test_after_an_unmanaged_member_each_member_keeps_the_group_colocation() -> None:
+    unmanaged = '<nvpair id="a-m" name="is-managed" value="false"/>'
+    group = ('<group id="G"><meta_attributes id="G-m"/>' + prim("A", unmanaged) + prim("B")
+             + prim("C") + "</group>")
+    off = '<nvpair id="x-tr" name="target-role" value="Stopped"/>'
+    root = cib(["node1", "node2"], group + prim("X", off),
+               '<rsc_colocation id="c" rsc="G" with-rsc="X" score="INFINITY"/>',
+               node_state("node1", "1", history("A", op("A", "start")))
+               + node_state("node2", "2"))
     assert starts(root) == {}
