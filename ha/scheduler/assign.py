@@ -97,6 +97,9 @@ class Assigner:
         self.done: set[str] = set()
         self.scores: dict[str, dict[str, int]] = {}
         self._combined: dict[str, dict[str, int]] = {}
+        #: the scores of resources whose colocations are being applied, as they are
+        #: so far (a primary placed meanwhile sees them so)
+        self._progress: dict[str, dict[str, int]] = {}
         #: instance -> (scores before, after) each Promoted-role colocation
         self.role_reverts: dict[str, list[tuple[dict[str, int], dict[str, int]]]] = {}
         self.capacity = Capacity(cluster)
@@ -137,10 +140,12 @@ class Assigner:
                 continue  # a clone on every node passes on only its bans and musts
             if not self._in_progress(c.primary):
                 before = weights
+                self._progress[rsc.id] = weights
                 weights = self._apply_colocation(rsc, weights, c)
                 if c.dependent_role == "Promoted" and weights is not before:
                     # undone if it leaves no node (judged when it is placed)
                     self.role_reverts.setdefault(rsc.id, []).append((before, weights))
+        self._progress.pop(rsc.id, None)
         weights = self._merge_dependents(rsc, weights, {rsc.id})
         if rsc.stopping or rsc.fatal:
             weights = {u: -INFINITY for u in weights}
@@ -329,6 +334,8 @@ class Assigner:
         """A resource's node scores: as assigned, else as configured."""
         if rid in self.scores:
             return self.scores[rid]
+        if rid in self._progress:
+            return self._progress[rid]
         rsc = self.cluster.resource(rid)
         return rsc.allowed if rsc is not None else {}
 

@@ -112,3 +112,11 @@ def test_after_an_unmanaged_member_each_member_keeps_the_group_colocation() -> N
                node_state("node1", "1", history("A", op("A", "start")))
                + node_state("node2", "2"))
     assert starts(root) == {}
+
+
+def test_primaries_placed_in_turn_see_what_the_dependent_has_learnt_so_far() -> None:
+    # A goes with each of B, C, D: B is placed first, and the others follow A there
+    coloc = "".join(f'<rsc_colocation id="c{p}" rsc="A" with-rsc="{p}" score="INFINITY"/>'
+                    for p in "BCD")
+    root = cib(["node1", "node2"], prim("A") + prim("B") + prim("C") + prim("D"), coloc, NODES)
+    assert starts(root) == {"A": "node1", "B": "node1", "C": "node1", "D": "node1"}
