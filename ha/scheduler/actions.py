@@ -181,12 +181,37 @@ class ActionGraph:
             self.edges.append(edge)
 
 
+def _instance_number(cluster: Cluster, rsc: Resource) -> int | None:
+    """Which instance of its clone ``rsc`` is (a cloned group's members share it);
+    None for one beyond the clone's instances (an orphan)."""
+    clone = cluster.clones[rsc.clone or ""]
+    if clone.group and rsc.group:
+        number = rsc.group.rsplit(":", 1)[1]
+        return int(number) if number.isdigit() else None
+    return clone.instances.index(rsc.id) if rsc.id in clone.instances else None
+
+
+def _probes_for_clone(cluster: Cluster, rsc: Resource, uname: str) -> bool:
+    """An anonymous clone is probed on a node through one instance: the one placed
+    there, else its first instance (any instance would find the same history)."""
+    clone = cluster.clones.get(rsc.clone or "")
+    if clone is None or clone.unique:
+        return True
+    number = _instance_number(cluster, rsc)
+    if number is None:
+        return True
+    placed = next((i for i, first in enumerate(clone.instances)
+                   if (r := cluster.resource(first)) is not None and r.assigned == uname), 0)
+    return number == placed
+
+
 def create_actions(cluster: Cluster, order: list[Resource]) -> ActionGraph:
     graph = ActionGraph()
     # probes run on members only: not where the node is unclean or not yet joined
     online = [n.uname for n in cluster.nodes if n.online and not n.unclean and not n.pending]
     for rsc in order:
-        probes = [graph.add(rsc.id, "monitor", u) for u in online if u not in rsc.known_on]
+        probes = [graph.add(rsc.id, "monitor", u) for u in online
+                  if u not in rsc.known_on and _probes_for_clone(cluster, rsc, u)]
         if not rsc.managed or rsc.blocked:
             continue
         dest = rsc.assigned

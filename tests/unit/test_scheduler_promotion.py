@@ -281,3 +281,13 @@ def test_a_legacy_master_resource_with_master_max_promotes_as_many() -> None:
     root = cib(["node1", "node2"], ms, "", status)
     assert summary(root) == [("Promote", "S:0", "Unpromoted -> Promoted node1", ""),
                              ("Promote", "S:1", "Unpromoted -> Promoted node2", "")]
+
+
+def test_an_anonymous_clone_is_probed_once_per_node_by_the_instance_placed_there() -> None:
+    from ha.scheduler.execute import run_graph
+    from ha.scheduler.graph import build_graph
+
+    t = schedule(transient_cib("", "", score(5), score(10)))
+    probes = [ln for ln in run_graph(t.cluster, build_graph(t)).lines if "monitor on" in ln]
+    assert probes == ["Resource action: S:0             monitor on node2",
+                      "Resource action: S:1             monitor on node1"]
