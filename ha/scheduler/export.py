@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ha.scheduler.actions import next_role
 from ha.scheduler.graph import TransitionGraph
 from ha.scheduler.model import Transition, score_text
 
@@ -15,6 +16,7 @@ def transition_dict(t: Transition) -> dict[str, Any]:
         "nodes": [{"name": n.uname, "id": n.id, "online": n.online, "standby": n.standby,
                    "maintenance": n.maintenance, "unclean": n.unclean} for n in cl.nodes],
         "resources": [{"id": r.id, "agent": r.agent, "role": r.role,
+                       "roles": dict(r.running), "next_role": next_role(r),
                        "running_on": list(r.running), "failed_on": sorted(r.failed),
                        "assigned": r.assigned, "managed": r.managed,
                        "target_role": r.target_role} for r in cl.resources],

@@ -291,3 +291,12 @@ def test_an_anonymous_clone_is_probed_once_per_node_by_the_instance_placed_there
     probes = [ln for ln in run_graph(t.cluster, build_graph(t)).lines if "monitor on" in ln]
     assert probes == ["Resource action: S:0             monitor on node2",
                       "Resource action: S:1             monitor on node1"]
+
+
+def test_the_json_export_names_each_instance_s_roles_now_and_next() -> None:
+    from ha.scheduler.export import transition_dict
+
+    t = schedule(transient_cib(running(promoted=True), running(), score(5), score(10)))
+    rows = {r["id"]: (r["roles"], r["next_role"]) for r in transition_dict(t)["resources"]}
+    assert rows["S:0"] == ({"node1": "Promoted"}, "Unpromoted")
+    assert rows["S:1"] == ({"node2": "Unpromoted"}, "Promoted")
