@@ -268,11 +268,16 @@ class Assigner:
                 rsc.assigned = uname
                 self._took(rsc, uname)
                 per_node[uname] = per_node.get(uname, 0) + 1
-        def order(r: Resource) -> tuple[bool, int]:
+        def order(r: Resource) -> tuple[bool, int, bool, bool, bool]:
             """Pacemaker's instance order: one active where it may no longer run
-            goes after the rest; then a higher promotion score first."""
+            goes after the rest; then a higher promotion score first; then one
+            active before one inactive, on a node that can run resources first, one
+            that did not fail first."""
             banished = any(r.allowed.get(u, -INFINITY) < 0 for u in r.running)
-            return banished, -first.get(r.id, 0)
+            usable = any((n := self.cluster.node(u)) is not None and n.can_run
+                         for u in r.running)
+            return (banished, -first.get(r.id, 0), not r.running, not usable,
+                    any(r.failed.values()))
 
         for rsc in sorted(instances, key=order):
             if rsc.id in self.scores:

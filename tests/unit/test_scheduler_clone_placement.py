@@ -112,3 +112,16 @@ def test_a_cloned_group_runs_only_when_all_of_an_instance_does() -> None:
                '<rsc_order id="ord" first="C" then="V"/>', status=node_state("node1", "1"))
     assert summary(root) == [("Start", "A:0", "node1", ""),
                              ("Start", "V", "node1", "unrunnable C running (blocked)")]
+
+
+def test_an_active_instance_is_placed_before_inactive_ones() -> None:
+    clone = ('<clone id="C"><meta_attributes id="C-m">'
+             '<nvpair id="C-u" name="globally-unique" value="true"/>'
+             '<nvpair id="C-max" name="clone-max" value="2"/></meta_attributes>'
+             + prim("P") + "</clone>")
+    standby = {"node3": '<nvpair id="n3-s" name="standby" value="on"/>'}
+    status = (node_state("node1", "1") + node_state("node2", "2")
+              + node_state("node3", "3", history("P:1", op("P:1", "start"))))
+    root = cib(["node1", "node2", "node3"], clone, status=status, node_attrs=standby)
+    assert summary(root) == [("Start", "P:0", "node2", ""),
+                             ("Move", "P:1", "node3 -> node1", "")]
