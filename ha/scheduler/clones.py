@@ -1,10 +1,13 @@
-"""Clones: one primitive run as several instances (``P:0``, ``P:1``, …).
+"""Clones: one primitive (or a group) run as several instances (``P:0``, ``P:1``, …).
 
 An anonymous clone's history is recorded under the primitive's own id: each node
-where it runs is given the lowest-numbered instance not yet running anywhere, in the
-order the status section lists the nodes, so the numbering matches Pacemaker's. A
-unique clone's history names the instance. Instances already running keep their
-node when they may stay there; the others are then placed one by one like
+where it runs is given the instance already active there, else the lowest-numbered
+instance not active anywhere, in the order the status section lists the nodes, so
+the numbering matches Pacemaker's; history no instance can take (beyond clone-max)
+gets an orphan instance, numbered after the rest, that is stopped. A unique clone's
+history names the instance. A cloned group's instance ``i`` is the group
+``GROUP:i`` of ``MEMBER:i``. Instances already running keep their node within their
+fair share when no node scores better; the others are then placed one by one like
 primitives, never more than ``clone-node-max`` on a node.
 """
 

@@ -11,6 +11,15 @@ For ``first then`` (start → start, and a promotable clone's promote → start,
 - if ``first`` starts (or restarts) while ``then`` stays where it runs, ``then`` must
   restart after it ("due to required first start").
 
+- a clone as ``first`` can start when any instance can; for what is not a clone it
+  "starts" only through an instance placed on that one's node; a cloned group has
+  started when an instance's last member can; with clone-min or require-all=false
+  a "one-or-more" pseudo-action stands between (optional: it never restarts);
+- between clones whose ``then`` has interleave=true, each instance follows first's
+  instance on its own node (none there: it may not run at all);
+- an INFINITY colocation blocks its dependent as soon as the primary cannot start
+  ("due to colocation with"), before the primary's orderings give their reasons.
+
 Both spread along chains of orderings, so they are applied until nothing changes.
 """
 
