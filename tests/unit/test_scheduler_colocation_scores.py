@@ -82,3 +82,14 @@ def test_a_clone_on_every_node_passes_a_finite_colocation_not_on_to_its_instance
                         ("Start", "X:1", "node2", "")]
     assert plan(nv("clone-max", "1")) == [("Start", "D", "node2", ""),
                                           ("Start", "X:0", "node2", "")]
+
+
+def test_an_instance_active_where_it_cannot_stay_is_placed_before_inactive_ones() -> None:
+    clone = ('<clone id="C"><meta_attributes id="C-m">' + nv("globally-unique", "true")
+             + nv("clone-max", "2") + '</meta_attributes>' + prim("X") + '</clone>')
+    lrm = history("X:1", op("X:1", "monitor", 7, 1), op("X:1", "start", 0, 2))
+    status = (node_state("node1", "1", lrm, transient=nv("standby", "on"))
+              + node_state("node2", "2") + node_state("node3", "3"))
+    root = cib(["node1", "node2", "node3"], clone, "", status)
+    assert summary(root) == [("Start", "X:0", "node3", ""),
+                             ("Move", "X:1", "node1 -> node2", "")]
