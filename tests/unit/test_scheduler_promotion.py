@@ -300,3 +300,17 @@ def test_the_json_export_names_each_instance_s_roles_now_and_next() -> None:
     rows = {r["id"]: (r["roles"], r["next_role"]) for r in transition_dict(t)["resources"]}
     assert rows["S:0"] == ({"node1": "Promoted"}, "Unpromoted")
     assert rows["S:1"] == ({"node2": "Unpromoted"}, "Promoted")
+
+
+def test_role_details_take_every_form_crm_simulate_prints() -> None:
+    from ha.scheduler.actions import role_details
+
+    assert role_details("Stopped", "Unpromoted", None, "n1") == "n1"
+    assert role_details("Stopped", "Promoted", None, "n1") == "Stopped -> Promoted n1"
+    assert role_details("Unpromoted", "Stopped", "n1", None) == "Unpromoted n1"
+    assert role_details("Started", "Stopped", "n1", None) == "n1"
+    assert role_details("Promoted", "Promoted", "n1", "n1") == "Promoted n1"
+    assert role_details("Unpromoted", "Unpromoted", "n1", "n2") == "n1 -> n2 Unpromoted"
+    assert role_details("Started", "Started", "n1", "n2") == "n1 -> n2"
+    assert role_details("Unpromoted", "Promoted", "n1", "n1") == "Unpromoted -> Promoted n1"
+    assert role_details("Promoted", "Unpromoted", "n1", "n2") == "Promoted n1 -> Unpromoted n2"
