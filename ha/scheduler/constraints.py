@@ -205,9 +205,9 @@ def order_sets(el: etree._Element, cluster: Cluster) -> None:
     def add(first: str, then: str, action: str, then_action: str) -> None:
         label = f"{first} running" if first in cluster.groups or first in cluster.clones else ""
         f = first if first in cluster.clones else cluster.members(first)[-1]
-        t = then if then in cluster.clones else cluster.members(then)[0]
+        t, also = _then(cluster, then)
         cluster.orderings.append(Ordering(el.get("id", ""), f, t, action, then_action, kind,
-                                          symmetrical, label))
+                                          symmetrical, label, then_also=also))
 
     for rset, members in sets:
         if _sequential(rset):
@@ -291,14 +291,13 @@ def unpack_orderings(root: etree._Element, cluster: Cluster) -> None:
             label, any_of = f"clone-one-or-more:{el.get('id', '')}", tuple(clone.instances)
         if first not in cluster.clones:
             first = cluster.members(first)[-1]
-        if then not in cluster.clones:
-            then = cluster.members(then)[0]
         kind = _order_kind(el)
+        then, also = _then(cluster, then)
         cluster.orderings.append(Ordering(
             el.get("id", ""), first, then, el.get("first-action", "start"),
             el.get("then-action", el.get("first-action", "start")), kind,
             el.get("symmetrical", "true").lower() not in ("false", "no", "0", "off"), label,
-            any_of, need if any_of else 0))
+            any_of, need if any_of else 0, also))
 
 
 def _false(value: str | None) -> bool:
@@ -312,11 +311,33 @@ def _known(cluster: Cluster, rid: str) -> bool:
 
 def group_constraints(cluster: Cluster) -> None:
     """A group's members run together and start in order: each is colocated with, and
-    ordered after, the one before it."""
+    ordered after, the one before it (unless the group says collocated=false, or
+    ordered=false)."""
     for gid, members in cluster.groups.items():
         for before, after in zip(members, members[1:], strict=False):
-            cluster.colocations.append(Colocation(f"{gid}:{after}", after, before, INFINITY))
-            cluster.orderings.append(Ordering(f"{gid}:{after}", before, after))
+            if _group_meta(cluster, gid, "collocated"):
+                cluster.colocations.append(Colocation(f"{gid}:{after}", after, before,
+                                                      INFINITY))
+            if _group_meta(cluster, gid, "ordered"):
+                cluster.orderings.append(Ordering(f"{gid}:{after}", before, after))
+
+
+def _group_meta(cluster: Cluster, gid: str, name: str) -> bool:
+    """A group's boolean meta attribute (its members carry the group's), true unless
+    set false."""
+    first = cluster.resource(cluster.groups[gid][0]) if cluster.groups.get(gid) else None
+    return first is None or not _false(first.meta.get(name))
+
+
+def _then(cluster: Cluster, then: str) -> tuple[str, tuple[str, ...]]:
+    """What an ordering's ``then`` starts: a clone as a whole, a group by its first
+    member (the rest follow it); for an unordered group, the other members too."""
+    if then in cluster.clones:
+        return then, ()
+    members = cluster.members(then)
+    if then in cluster.groups and not _group_meta(cluster, then, "ordered"):
+        return members[0], tuple(members[1:])
+    return members[0], ()
 
 
 def unpack_constraints(root: etree._Element, cluster: Cluster) -> None:

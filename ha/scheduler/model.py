@@ -283,6 +283,9 @@ class Ordering:
     #: once ``min_any`` of these (resources, or clone instances) can start
     any_of: tuple[str, ...] = ()
     min_any: int = 0
+    #: the other members of an unordered group (ordered=false) as ``then``: each
+    #: waits for ``first`` itself, not for the member before it
+    then_also: tuple[str, ...] = ()
 
     @property
     def first_event(self) -> str:

@@ -71,7 +71,8 @@ def apply_mandatory_orders(cluster: Cluster) -> None:
                     and (o.first_action, o.then_action) != ("start", "start"):
                 continue
             firsts = _completions(cluster, o.first)
-            thens = [r for m in cluster.members(o.then) if (r := cluster.resource(m))]
+            thens = [r for m in [*cluster.members(o.then), *o.then_also]
+                     if (r := cluster.resource(m))]
             if o.kind == "Optional":
                 # restart-type=restart (deprecated) on then: an optional ordering
                 # still restarts it when first starts, but never blocks it

@@ -200,3 +200,14 @@ def test_a_group_after_a_first_that_must_stop_names_its_first_member_stop() -> N
                              ("Stop", "B", "node1", "required K start"),
                              ("Stop", "C", "node1", "required B stop"),
                              ("Stop", "D", "node1", "required C start")]
+
+
+def test_each_member_of_an_unordered_group_waits_for_first_itself() -> None:
+    group = ('<group id="g"><meta_attributes id="g-m"><nvpair id="g-o" name="ordered" '
+             'value="false"/></meta_attributes>' + prim("B") + prim("C") + "</group>")
+    clone = ('<clone id="A-clone"><meta_attributes id="ac-m">' + STOPPED + "</meta_attributes>"
+             + prim("A") + "</clone>")
+    root = cib(["node1"], clone + group,
+               '<rsc_order id="ord" first="A-clone" then="g"/>', running("B", "C"))
+    assert summary(root) == [("Stop", "B", "node1", "unrunnable A-clone running"),
+                             ("Stop", "C", "node1", "unrunnable A-clone running")]
