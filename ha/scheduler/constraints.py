@@ -11,6 +11,7 @@ import re
 
 from lxml import etree
 
+from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.expressions import Match, rule_matches, rule_score
 from ha.scheduler.model import (
     INFINITY,
@@ -267,6 +268,10 @@ def _collective_label(cluster: Cluster, first: str, action: str) -> str:
     completes it ("G running", "MS promoted"); "" for a primitive."""
     if first not in cluster.groups and first not in cluster.clones:
         return ""
+    clone = cluster.clones.get(first)
+    instance = cluster.resource(clone.instances[0]) if clone and clone.instances else None
+    if instance is not None and is_pcmk_true(instance.meta.get("notify", "false")):
+        return f"{first} notified"  # a clone with notifications completes after them
     done = {"start": "running", "stop": "stopped", "promote": "promoted",
             "demote": "demoted"}.get(action, "running")
     return f"{first} {done}"

@@ -211,3 +211,14 @@ def test_each_member_of_an_unordered_group_waits_for_first_itself() -> None:
                '<rsc_order id="ord" first="A-clone" then="g"/>', running("B", "C"))
     assert summary(root) == [("Stop", "B", "node1", "unrunnable A-clone running"),
                              ("Stop", "C", "node1", "unrunnable A-clone running")]
+
+
+def test_a_clone_with_notifications_is_named_by_its_notified_action() -> None:
+    clone = ('<clone id="A-clone"><meta_attributes id="ac-m"><nvpair id="ac-n" name="notify" '
+             'value="true"/></meta_attributes>' + prim("A") + "</clone>")
+    lrm = (history("A", op("A", "start", digest="0" * 32))
+           + history("B", op("B", "start", call=3)))
+    root = cib(["node1"], clone + prim("B"), '<rsc_order id="ord" first="A-clone" then="B"/>',
+               node_state("node1", "1", lrm))
+    assert summary(root) == [("Restart", "A:0", "node1", "resource definition change"),
+                             ("Restart", "B", "node1", "required A-clone notified")]
