@@ -175,20 +175,16 @@ class Assigner:
             return weights
         where = self._placed(c.primary)
         if clone is not None and c.score >= INFINITY:
-            # an instance blocked by a failure (on-fail=block) is nowhere to be with;
-            # an instance of a cloned group is where its last member is
-            # (with interleave, for good with a cloned group's instance is with the
-            # whole of it: its last member; otherwise with where the instance is)
+            # an instance blocked by a failure (on-fail=block) is nowhere to be with; an
+            # interleaved clone goes with a cloned group's whole instance (its last member)
             whole = clone.group and rsc.clone is not None \
                 and is_pcmk_true(rsc.meta.get("interleave", "false"))
-            lasts = [self.cluster.groups[r.group][-1] if whole and r.group else m
-                     for m in clone.instances if (r := self.cluster.resource(m)) is not None]
-            for m in lasts:
-                if (r := self.cluster.resource(m)) is not None:
-                    self.assign(r)
-            where = {r.assigned for m in lasts
-                     if (r := self.cluster.resource(m)) is not None and r.assigned is not None
-                     and not r.blocked}
+            lasts = [r for m in clone.instances if (f := self.cluster.resource(m)) is not None
+                     and (r := self.cluster.resource(self.cluster.groups[f.group][-1])
+                          if whole and f.group else f) is not None]
+            for r in lasts:
+                self.assign(r)
+            where = {r.assigned for r in lasts if r.assigned is not None and not r.blocked}
         return self._apply_primary(weights, alike(self.cluster, where, c.node_attribute), c.score)
 
     def placed_role(self, rid: str, role: str | None) -> set[str]:
@@ -267,6 +263,7 @@ class Assigner:
                 self.scores[rsc.id] = weights[rsc.id]
                 rsc.assigned = uname
                 self._took(rsc, uname)
+                self._rest_of(rsc)
                 per_node[uname] = per_node.get(uname, 0) + 1
         def order(r: Resource) -> tuple[bool, int, bool, bool, bool]:
             """Pacemaker's instance order: one active where it may no longer run
@@ -287,10 +284,17 @@ class Assigner:
             if not _usable(self.cluster, capped):
                 capped = self._revert_roles(rsc, capped, per_node, clone.node_max)
             self._place(rsc, capped)
+            self._rest_of(rsc)
             if rsc.assigned is not None:
                 per_node[rsc.assigned] = per_node.get(rsc.assigned, 0) + 1
         if clone.promotable:
             RoleChooser(self.cluster, clone, self.placed_role, self.scores).choose()
+
+    def _rest_of(self, first: Resource) -> None:
+        """A cloned group's instance is placed whole before the next one is."""
+        for m in self.cluster.groups.get(first.group or "", [])[1:]:
+            if (member := self.cluster.resource(m)) is not None:
+                self.assign(member)
 
     def _revert_roles(self, rsc: Resource, capped: dict[str, int], per_node: dict[str, int],
                       node_max: int) -> dict[str, int]:

@@ -125,3 +125,17 @@ def test_an_active_instance_is_placed_before_inactive_ones() -> None:
     root = cib(["node1", "node2", "node3"], clone, status=status, node_attrs=standby)
     assert summary(root) == [("Start", "P:0", "node2", ""),
                              ("Move", "P:1", "node3 -> node1", "")]
+
+
+def test_a_cloned_group_instance_is_placed_whole_before_the_next() -> None:
+    clone = ('<clone id="C"><meta_attributes id="C-m">'
+             '<nvpair id="C-u" name="globally-unique" value="true"/>'
+             '<nvpair id="C-nm" name="clone-node-max" value="2"/>'
+             '<nvpair id="C-max" name="clone-max" value="2"/></meta_attributes>'
+             '<group id="G">' + prim("A") + prim("B") + "</group></clone>")
+    root = cib(["node1", "node2"], prim("X") + clone,
+               '<rsc_location id="l" rsc="X" node="node2" score="10"/>',
+               status=node_state("node1", "1") + node_state("node2", "2"))
+    assert summary(root) == [("Start", "X", "node2", ""),
+                             ("Start", "A:0", "node1", ""), ("Start", "B:0", "node1", ""),
+                             ("Start", "A:1", "node2", ""), ("Start", "B:1", "node2", "")]
