@@ -255,7 +255,7 @@ def unit_order(cluster: Cluster, ranked: list[Resource]) -> list[Resource]:
         weights = _colocated_weights(cluster, start, None, 1.0, set())
         current = next((u for m in members for u in m.running), None)
         here = weights.get(current, -INFINITY) if current is not None else -INFINITY
-        return (-members[0].priority, -here, tuple(-weights.get(u, -INFINITY) for u in nodes))
+        return (-members[0].top_priority, -here, tuple(-weights.get(u, -INFINITY) for u in nodes))
 
     ordered = sorted(units.items(), key=key)
     return [r for _, members in ordered for r in members]
