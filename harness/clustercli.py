@@ -87,7 +87,10 @@ def _up(args: argparse.Namespace) -> int:
     _docker_or_exit()
     build()
     workdir = base_dir() / args.name
-    c = DockerCluster(args.name, args.nodes, workdir=workdir, config_file=args.config)
+    # a cluster `ha-harness up` makes lives until `ha-harness down`, even when the
+    # command runs under a test (its owner, this process, exits at once)
+    c = DockerCluster(args.name, args.nodes, workdir=workdir, config_file=args.config,
+                      ephemeral=False)
     t0 = time.monotonic()
     try:
         c.up(timeout=args.timeout)

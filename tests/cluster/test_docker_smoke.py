@@ -103,6 +103,9 @@ def test_cli_up_break_heal_down(docker_ready: None, tmp_path: Path,
     try:
         up = _cli("up", "--nodes", "3", "--name", name)
         assert "3 nodes quorate" in up.stdout
+        from harness.docker_cluster import clusters
+        # made by a command, not by this test: no session's orphan reaping removes it
+        assert [c["ephemeral"] for c in clusters() if c["name"] == name] == [False]
         st = json.loads(_cli("status", "--name", name, "--output-as", "json").stdout)
         assert [r["quorate"] for r in st["nodes"]] == [True, True, True]
         q = _cli("exec", "--name", name, "n1", "--", "ha", "quorum")
