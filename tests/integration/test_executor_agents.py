@@ -19,7 +19,8 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,23 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``pred`` until it holds (True) or ``timeout`` s pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def kill_and_reap(pid: int) -> None:
@@ -211,7 +229,10 @@ def test_anything_runs_a_real_process_and_notices_its_death(bench: Bench, tmp_pa
               "pidfile": str(tmp_path / "any.pid")}
     assert bench.run("any", ANYTHING, "start", params=params).rc == 0
     pid = int((tmp_path / "any.pid").read_text())
-    assert alive(pid) and Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"/bin/sleep")
+    # the pid file names the process the agent started under nohup, which then execs
+    # the binary: wait for the exec before looking at what runs
+    assert wait_until(lambda: not alive(pid) or _cmdline(pid).startswith(b"/bin/sleep"))
+    assert alive(pid) and _cmdline(pid).startswith(b"/bin/sleep")
     assert bench.run("any", ANYTHING, "monitor", params=params).rc == 0
     kill_and_reap(pid)
     # a pid file left by a dead process: anything reports a failure (1), not a clean
