@@ -23,8 +23,14 @@ def link_containers(cluster: Cluster) -> None:
             rsc.container = cid
 
 
-def fillers(cluster: Cluster, container: Resource) -> list[Resource]:
-    return [r for r in cluster.resources if r.container == container.id]
+def fillers_by_container(cluster: Cluster) -> dict[str, list[Resource]]:
+    """container id -> its fillers, in one pass (a lookup per resource would make
+    unpacking quadratic in the number of resources)."""
+    out: dict[str, list[Resource]] = {}
+    for r in cluster.resources:
+        if r.container is not None:
+            out.setdefault(r.container, []).append(r)
+    return out
 
 
 def add_container_constraints(cluster: Cluster) -> None:

@@ -10,11 +10,13 @@ different agent than the one configured has its failures cleared.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from lxml import etree
 
 from ha.cib.schema_data import is_pcmk_true
 from ha.scheduler.clones import history_owner, siblings
-from ha.scheduler.containers import fillers
+from ha.scheduler.containers import fillers_by_container
 from ha.scheduler.digests import config_change, params_digest  # noqa: F401 (re-exported)
 from ha.scheduler.expiry import effective_fail_count, op_expiry
 from ha.scheduler.history import History
@@ -148,6 +150,7 @@ def requires_nothing(cluster: Cluster, rsc: Resource) -> bool:
 
 def _after_history(cluster: Cluster, agent_changed: set[tuple[str, str]]) -> None:
     maintenance = is_pcmk_true(cluster.options.get("maintenance-mode", "false"))
+    filled = fillers_by_container(cluster)
     for rsc in cluster.resources:
         if len(rsc.running) > 1 and rsc.meta.get("multiple-active") == "block":
             for member in cluster.members(rsc.group or rsc.id):
@@ -166,15 +169,16 @@ def _after_history(cluster: Cluster, agent_changed: set[tuple[str, str]]) -> Non
             if (counted, node.uname) in agent_changed:
                 continue
             if rsc.migration_threshold > 0 and not rsc.ignored_failure and _fail_count(
-                    cluster, node, counted, rsc) \
+                    cluster, node, counted, rsc, filled.get(rsc.id, ())) \
                     >= rsc.migration_threshold:
                 rsc.banned.add(node.uname)
 
 
-def _fail_count(cluster: Cluster, node: Node, counted: str, rsc: Resource) -> int:
+def _fail_count(cluster: Cluster, node: Node, counted: str, rsc: Resource,
+                its_fillers: Iterable[Resource]) -> int:
     """The fail count migration-threshold judges: a container's includes its fillers'."""
     total = effective_fail_count(node, counted, rsc, cluster.now)
-    for filler in fillers(cluster, rsc):
+    for filler in its_fillers:
         total = add_scores(total, effective_fail_count(node, filler.history_id or filler.id,
                                                        filler, cluster.now))
     return total

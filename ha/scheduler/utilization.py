@@ -24,7 +24,7 @@ from collections.abc import Callable
 from functools import cmp_to_key
 from typing import Any
 
-from ha.scheduler.model import INFINITY, Cluster, Node, Resource, add_scores
+from ha.scheduler.model import INFINITY, Cluster, Colocation, Node, Resource, add_scores
 
 
 def strategy(cluster: Cluster) -> str:
@@ -62,6 +62,8 @@ class Capacity:
         self.strategy = strategy(cluster)
         self.active = self.strategy != "default"
         self.free = {n.uname: dict(n.capacity) for n in cluster.nodes}
+        self._coloc_index: tuple[dict[str, list[tuple[int, Colocation]]],
+                                 dict[str, list[tuple[int, Colocation]]]] | None = None
 
     def consume(self, rsc: Resource, uname: str) -> None:
         free = self.free.setdefault(uname, {})
@@ -86,6 +88,21 @@ class Capacity:
                     seen.append(r)
             self._clone_dependents(dep.clone, seen, done)
 
+    def _mandatory_colocations(self) -> tuple[dict[str, list[tuple[int, Colocation]]],
+                                              dict[str, list[tuple[int, Colocation]]]]:
+        """The INFINITY colocations (with their place in the list) by dependent and by
+        primary, indexed once: the constraints do not change while assigning."""
+        if self._coloc_index is None:
+            by_dep: dict[str, list[tuple[int, Colocation]]] = {}
+            by_prim: dict[str, list[tuple[int, Colocation]]] = {}
+            for i, c in enumerate(self.cluster.colocations):
+                if c.score >= INFINITY:
+                    by_dep.setdefault(c.dependent, []).append((i, c))
+                    if c.primary != c.dependent:
+                        by_prim.setdefault(c.primary, []).append((i, c))
+            self._coloc_index = (by_dep, by_prim)
+        return self._coloc_index
+
     def colocated(self, rsc: Resource, unplaced: set[str]) -> list[Resource]:
         """``rsc`` and the unplaced resources tied to it by INFINITY colocations (for
         a clone instance, also what is colocated with its clone: other clones by one
@@ -95,26 +112,30 @@ class Capacity:
         todo = [rsc]
         if rsc.clone is not None:
             self._clone_dependents(rsc.clone, seen, set())
+        ids = {r.id for r in seen}          # membership by id: Resource equality is slow
+        if rsc.clone is not None:
             for c in cl.colocations:
                 dep = cl.resource(c.dependent)
                 if c.score >= INFINITY and c.primary == rsc.clone and dep is not None \
-                        and dep.clone is None and dep not in seen:
+                        and dep.clone is None and dep.id not in ids:
                     seen.append(dep)
+                    ids.add(dep.id)
                     todo.append(dep)
+        by_dependent, by_primary = self._mandatory_colocations()
         while todo:
             cur = todo.pop()
-            for c in cl.colocations:
-                if c.score < INFINITY:
-                    continue
+            for _, coloc in sorted(by_dependent.get(cur.id, []) + by_primary.get(cur.id, []),
+                                   key=lambda ic: ic[0]):
                 other: list[str] = []
-                if c.dependent == cur.id:
-                    other = cl.members(c.primary) if c.primary not in cl.clones else []
-                elif c.primary == cur.id:
-                    other = [c.dependent]
+                if coloc.dependent == cur.id:
+                    other = cl.members(coloc.primary) if coloc.primary not in cl.clones else []
+                else:
+                    other = [coloc.dependent]
                 for rid in other:
                     r = cl.resource(rid)
-                    if r is not None and r not in seen:
+                    if r is not None and r.id not in ids:
                         seen.append(r)
+                        ids.add(r.id)
                         todo.append(r)
         return [r for r in seen if r is rsc or r.id in unplaced]
 
