@@ -11,7 +11,8 @@ newly pass are reported so the baseline can be raised
 The printed table (``pytest -s``) also counts, per tier, the cases whose lines agree
 whole with blanks collapsed, and exactly (crm_simulate's column padding too; the
 corpus README notes three expected summaries whose padding a Master→Promoted rename
-left two characters off).
+left two characters off), and — for cases whose summary agrees — those whose
+``ha simulate -S`` Revised Cluster Status agrees with the file's too.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from ha.cib.xml import parse
-from ha.scheduler import schedule
+from ha.scheduler import Transition, schedule
 
 CORPUS = Path(__file__).parents[2].parent / "shared" / "pacemaker-scheduler"
 BASELINE = Path(__file__).with_name("scheduler_baseline.json")
@@ -77,14 +78,32 @@ def expected(name: str) -> list[Line]:
     return summary_tuples(expected_lines(name))
 
 
-def actual_lines(name: str) -> list[str]:
-    from ha.scheduler.text import summary_lines
-
+def transition(name: str) -> Transition:
     root = parse((CORPUS / "xml" / f"{name}.xml").read_bytes(), f"{name}.xml")
     # as crm_simulate: "now" is the CIB's execution-date, else the clock when the
     # summary was made (a date after every date in the inputs will do)
     now = None if root.get("execution-date") else CORPUS_CLOCK
-    return summary_lines(schedule(root, now).changes)
+    return schedule(root, now)
+
+
+def actual_lines(name: str) -> list[str]:
+    from ha.scheduler.text import summary_lines
+
+    return summary_lines(transition(name).changes)
+
+
+def revised_agrees(name: str) -> bool:
+    """Whether ``ha simulate -S``'s Revised Cluster Status (the transition run in
+    simulation) is the summary file's, blanks collapsed."""
+    from ha.scheduler.execute import run_graph
+    from ha.scheduler.graph import build_graph
+    from ha.scheduler.text import status_lines
+
+    t = transition(name)
+    ours = status_lines(run_graph(t.cluster, build_graph(t)).revised)[1:]
+    text = (CORPUS / "summary" / f"{name}.summary").read_text()
+    theirs = text.split("Revised Cluster Status:\n", 1)[1].splitlines()
+    return [x for x in collapsed(ours) if x] == [x for x in collapsed(theirs) if x]
 
 
 def actual(name: str) -> list[Line]:
@@ -104,6 +123,8 @@ class Verdict:
     tuples: bool
     collapsed: bool = False
     exact: bool = False
+    #: -S: the revised status after running the transition agrees too
+    revised: bool = False
 
 
 def judge(name: str) -> Verdict:
@@ -111,8 +132,12 @@ def judge(name: str) -> Verdict:
         ours, theirs = actual_lines(name), expected_lines(name)
     except Exception:  # a crash on an unsupported feature is a failing case
         return Verdict(False)
-    return Verdict(summary_tuples(ours) == summary_tuples(theirs),
-                   collapsed(ours) == collapsed(theirs), ours == theirs)
+    tuples = summary_tuples(ours) == summary_tuples(theirs)
+    try:
+        revised = tuples and revised_agrees(name)
+    except Exception:
+        revised = False
+    return Verdict(tuples, collapsed(ours) == collapsed(theirs), ours == theirs, revised)
 
 
 def passes(name: str) -> bool:
@@ -130,12 +155,13 @@ def results() -> dict[str, tuple[str, bool]]:
 
 def report(res: dict[str, tuple[str, Verdict]]) -> str:
     """The tier table: cases passing as tuples, as collapsed lines, as exact lines."""
-    lines = ["tier  tuples / total      %   collapsed   exact"]
+    lines = ["tier  tuples / total      %   collapsed   exact   -S revised"]
 
     def row(label: str, cases: list[Verdict]) -> str:
         n, ok = len(cases), sum(v.tuples for v in cases)
         return (f"{label:>4}  {ok:>6} / {n:<5}  {100 * ok / n:5.1f}   "
-                f"{sum(v.collapsed for v in cases):>9}   {sum(v.exact for v in cases):>5}")
+                f"{sum(v.collapsed for v in cases):>9}   {sum(v.exact for v in cases):>5}"
+                f"   {sum(v.revised for v in cases):>10}")
 
     for tier in sorted({t for t, _ in res.values()}):
         lines.append(row(tier, [v for t, v in res.values() if t == tier]))
