@@ -72,8 +72,16 @@ def clone_lines(cluster: Cluster, cid: str) -> list[str]:
     unmanaged = bool(instances) and not any(r.managed for r in instances)
     flags = [f for f, on in (("promotable", clone.promotable), ("unique", clone.unique),
                              ("unmanaged", unmanaged), ("disabled", disabled)) if on]
-    head = f"    * Clone Set: {cid} [{clone.base}]" \
+    head = f"    * Clone Set: {cid} [{clone.group or clone.base}]" \
         + (f" ({', '.join(flags)})" if flags else "") + ":"
+    if clone.unique and clone.group:  # each instance a group of its members' instances
+        lines = [head]
+        for first in instances:
+            n = first.id.rsplit(":", 1)[-1]
+            lines.append(f"      * Resource Group: {clone.group}:{n}:")
+            lines += [resource_line(m, "        ") for mid in clone.members
+                      if (m := cluster.resource(f"{mid}:{n}")) is not None]
+        return lines
     if clone.unique:
         return [head, *(resource_line(r, "      ") for r in instances)]
     by_role: dict[str, list[str]] = {}
