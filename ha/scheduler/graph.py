@@ -116,14 +116,22 @@ def build_graph(t: Transition) -> TransitionGraph:
     uuid = {n.uname: n.id for n in cl.nodes}
     fence_changes = [c for c in t.changes if c.verb == "Fence"]
     fenced = {c.resource for c in fence_changes if c.details != "on"}
-    # a start the summary shows "(blocked)" is not runnable: it and what would follow
-    # it on that resource (promote, recurring monitors) are left out of the graph
+    # what the summary shows "(blocked)" is not runnable: the blocked start or stop and
+    # what would follow it on that resource (promote, recurring monitors) are left out
     blocked = {c.resource for c in t.changes
                if c.reason.endswith("(blocked)") or c.details.endswith("blocked")}
+    # a resource the summary only stops (no quorum, a ticket, a ban) runs nowhere after
+    # the transition: no start, promote or monitor of it, and a stop where it runs
+    stops = {c.resource: c.details.split()[-1] for c in t.changes
+             if c.verb == "Stop" and c.resource not in blocked and c.details}
+    stops = {r: n for r, n in stops.items()
+             if not any(c.resource == r and c.verb != "Stop" for c in t.changes)}
     actions: dict[int, GraphAction] = {}
     for a in t.actions:
-        if a.resource in blocked and (a.task in ("start", "promote", "migrate_to",
-                                                 "migrate_from") or a.interval_ms):
+        probe = a.task == "monitor" and a.interval_ms == 0
+        if a.resource in blocked and not probe:
+            continue
+        if a.resource in stops and not probe and a.task not in ("stop", "demote"):
             continue
         rsc = cl.resource(a.resource)
         key = f"{a.resource}_{a.task}_{a.interval_ms}"
@@ -137,11 +145,25 @@ def build_graph(t: Transition) -> TransitionGraph:
             timeout, dict(rsc.params) if rsc is not None else {},
             _rsc_meta(cl, a.resource, a.node, uuid.get(a.node, a.node), a.task,
                       a.interval_ms, timeout))
+    # ids after every scheduled action's, so no edge of a left-out action finds them
+    next_id = max((a.id for a in t.actions), default=-1) + 1
+    for rid, node in stops.items():
+        if any(a.resource == rid and a.operation == "stop" and a.node == node
+               for a in actions.values()):
+            continue
+        rsc = cl.resource(rid)
+        timeout = _timeout_ms(cl, rid, "stop", 0)
+        actions[next_id] = GraphAction(
+            next_id, "rsc_op", "stop", f"{rid}_stop_0", node, uuid.get(node, node), rid,
+            (rsc.cls, rsc.provider, rsc.type) if rsc is not None else None, 0, timeout,
+            dict(rsc.params) if rsc is not None else {},
+            _rsc_meta(cl, rid, node, uuid.get(node, node), "stop", 0, timeout))
+        next_id += 1
     for f, then in t.edges:
         if f in actions and then in actions and f not in actions[then].inputs:
             actions[then].inputs.append(f)
     stonith_timeout = cl.options.get("stonith-timeout", "60s")
-    next_id = max(actions, default=-1) + 1
+    next_id = max([*actions, *(a.id for a in t.actions)], default=-1) + 1
     for c in fence_changes:
         fence = GraphAction(next_id, "crm_event", "stonith", f"stonith-{c.resource}-{c.details}",
                             c.resource, uuid.get(c.resource, c.resource),

@@ -152,3 +152,17 @@ def test_cli_simulate_S_G_D_and_json(tmp_path, capsys) -> None:  # type: ignore[
     bad = tmp_path / "no" / "g.xml"
     assert main(["simulate", "-x", str(path), "-G", str(bad)]) == 1
     assert "g.xml" in capsys.readouterr().err
+
+
+def test_what_the_summary_stops_the_graph_stops_and_starts_nothing_of() -> None:
+    running = node_state("node1", "1", history("A", op("A", "start")))
+    root = cib(["node1", "node2"], MONITORED, status=running + node_state("node2", "2"))
+    root.set("have-quorum", "0")  # no-quorum-policy stop (the default): A stops
+    t = schedule(root)
+    assert [(c.verb, c.resource, c.reason) for c in t.changes] == [
+        ("Stop", "A", "no quorum")]
+    g = build_graph(t)
+    assert [a.label for a in g.actions if a.kind == "rsc_op" and a.operation != "monitor"] \
+        == ["A_stop_0 node1"]
+    assert not [a for a in g.actions if a.interval_ms]
+    assert run_graph(t.cluster, g).revised.resource("A").running == {}
