@@ -37,15 +37,22 @@ def execution_date(cib_root: etree._Element) -> datetime | None:
     return datetime.fromtimestamp(int(text), tz=UTC)
 
 
-def schedule(cib_root: etree._Element, now: datetime | None = None) -> Transition:
+def schedule(cib_root: etree._Element, now: datetime | None = None, *,
+             sanitized: bool = True) -> Transition:
     """Schedule one CIB: where every resource should run and the actions to get there.
 
     ``now`` is the date that date rules and failure-timeout are judged against; it is
     never read from a clock. Without it, the CIB's ``execution-date`` is used, as
     crm_simulate does (crm_simulate falls back to its clock; here, without either,
     no date expression holds and no failure expires).
+
+    ``sanitized`` (the default, as crm_simulate runs): the CIB's secret parameters may
+    be masked, so a definition change seen only in secrets is not acted on (the
+    secure digests decide). A controller scheduling its own live CIB passes False,
+    as pacemaker-schedulerd runs: then every parameter change counts.
     """
-    cluster = unpack(cib_root, now if now is not None else execution_date(cib_root))
+    cluster = unpack(cib_root, now if now is not None else execution_date(cib_root),
+                     sanitized=sanitized)
     unpack_constraints(cib_root, cluster)
     add_container_constraints(cluster)
     apply_node_health(cluster)

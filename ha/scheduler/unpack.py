@@ -242,8 +242,10 @@ def _feature_set(text: str | None) -> tuple[int, ...]:
         return ()
 
 
-def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
-    """Everything the scheduler needs from the CIB, attribute-set rules judged at ``now``."""
+def unpack(root: etree._Element, now: datetime | None = None, *,
+           sanitized: bool = True) -> Cluster:
+    """Everything the scheduler needs from the CIB, attribute-set rules judged at ``now``
+    (``sanitized``: secrets may be masked in it, see ``schedule``)."""
     options = unpack_options(root, now)
     rsc_defaults = _nvpairs(root.find("configuration/rsc_defaults"), "meta_attributes", now)
     if "resource-stickiness" not in rsc_defaults and "default-resource-stickiness" in options:
@@ -262,7 +264,7 @@ def unpack(root: etree._Element, now: datetime | None = None) -> Cluster:
                                            "meta_attributes", now), now=now,
                       stonith_enabled=stonith, quorate=quorate(root),
                       fencing_device=has_fencing_device(root, options),
-                      unfencing=unfencing_enabled(root),
+                      unfencing=unfencing_enabled(root), secrets_masked=sanitized,
                       no_quorum_policy=no_quorum_policy(root, options, stonith))
     unpack_node_states(root, cluster)
     for t in root.findall("configuration/resources/template"):

@@ -83,6 +83,11 @@ def test_a_change_only_in_masked_secrets_is_no_change() -> None:
     root = cib(["node1", "node2"], prim("A", params=params),
                status=two_nodes(history("A", start)))
     assert summary(root) == []
+    # scheduling a live, unmasked CIB (as the schedulerd does): "****" is the secret's
+    # value now, a change like any other
+    live = schedule(root, sanitized=False)
+    assert [(c.verb, c.resource, c.reason) for c in live.changes] == [
+        ("Restart", "A", "resource definition change")]
 
 
 def test_rsc_defaults_with_an_agent_rule_apply_to_that_agent_only() -> None:
