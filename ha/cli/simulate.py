@@ -128,6 +128,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         "(default: the CIB's execution-date, else now)")
     p.set_defaults(func=_simulate)
     e = sub.add_parser("explain", help="why a resource is where it is, or stopped")
-    e.add_argument("resource")
+    e.add_argument("resource", help="a primitive, clone instance, group or clone")
     e.add_argument("--xml-file", "-x", required=True, help="the CIB (configuration + status)")
+    e.add_argument("--set-datetime", "-t", metavar="DATETIME",
+                   help="judge date rules and failure-timeout at this ISO 8601 date "
+                        "(default: the CIB's execution-date, else now)")
     e.set_defaults(func=_explain)

@@ -11,11 +11,21 @@ from ha.scheduler.model import Transition, score_text
 
 
 def explain(t: Transition, rid: str) -> list[str]:
-    """Sentences about ``rid`` (a primitive or clone instance); empty if unknown."""
+    """Sentences about ``rid`` — a primitive or clone instance; a group or clone is
+    explained member by member (instance by instance) — empty if unknown."""
     cl = t.cluster
     rsc = cl.resource(rid)
     if rsc is None:
-        return []
+        parts = cl.groups.get(rid) or (cl.clones[rid].instances if rid in cl.clones else [])
+        cloned_group = cl.clones.get(rid)
+        if cloned_group is not None and cloned_group.group:
+            parts = [f"{m}:{i.rsplit(':', 1)[-1]}" for i in cloned_group.instances
+                     for m in cloned_group.members]
+        kind = "group" if rid in cl.groups else "clone"
+        out = [f"{rid} ({kind} of {len(parts)})"] if parts else []
+        for part in parts:
+            out += ["", *explain(t, part)]
+        return out
     out = [f"{rid} ({rsc.agent})"]
     where = ", ".join(f"{role} on {node}" for node, role in rsc.running.items())
     out.append(f"  now: {where or 'stopped'}")

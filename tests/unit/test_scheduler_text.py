@@ -106,3 +106,18 @@ def test_explain_names_the_scores_constraints_and_action(
     assert "action: Stop (node1) due to node availability" in out
     args = parser.parse_args(["explain", "nothing", "-x", str(path)])
     assert args.func(args) == simulate.EXIT_NOSUCH
+
+
+def test_explain_a_group_or_clone_member_by_member() -> None:
+    from ha.scheduler.explain import explain
+
+    group = '<group id="G">' + prim("G1") + prim("G2") + "</group>"
+    clone = '<clone id="C">' + prim("P") + "</clone>"
+    t = schedule(cib(["node1", "node2"], group + clone, status=two_nodes()))
+    g = explain(t, "G")
+    assert g[0] == "G (group of 2)"
+    assert "G1 (ocf:pacemaker:Dummy)" in g and "G2 (ocf:pacemaker:Dummy)" in g
+    c = explain(t, "C")
+    assert c[0] == "C (clone of 2)" and "P:0 (ocf:pacemaker:Dummy)" in c
+    assert any(line.startswith("  action: Start") for line in c)
+    assert explain(t, "nothing") == []
