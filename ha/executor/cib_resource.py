@@ -26,6 +26,7 @@ from lxml import etree
 from ha.cib.schema_data import duration_ms
 from ha.executor.agent import ResourceAgent
 from ha.executor.environment import DEFAULT_TIMEOUT_MS
+from ha.scheduler.rules import attribute_sets
 
 
 class ResourceNotFound(LookupError):
@@ -69,15 +70,9 @@ class ResourceDefinition:
 
 
 def _nvpairs(parent: etree._Element | None, tag: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    if parent is None:
-        return out
-    for aset in parent.findall(tag):
-        for nv in aset.findall("nvpair"):
-            name = nv.get("name")
-            if name is not None and name not in out:
-                out[name] = nv.get("value", "")
-    return out
+    """name -> value of ``parent``'s ``tag`` sets as Pacemaker reads them (the
+    scheduler's reader: sets by score, rules, id-refs, ``#default``)."""
+    return attribute_sets(parent, tag, None)
 
 
 def _duration(text: str | None, where: str) -> int | None:

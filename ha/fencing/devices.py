@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from ha.cib.schema_data import duration_ms, is_pcmk_true
+from ha.scheduler.rules import attribute_sets
 
 DEFAULT_STONITH_TIMEOUT_S = 60.0
 DEFAULT_RETRIES = 2
@@ -47,15 +48,9 @@ class DeviceConfigError(ValueError):
 
 
 def _nvpairs(parent: etree._Element | None, tag: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    if parent is None:
-        return out
-    for nvset in parent.iterfind(tag):
-        for nv in nvset.iterfind("nvpair"):
-            name, value = nv.get("name"), nv.get("value")
-            if name and value is not None and name not in out:
-                out[name] = value
-    return out
+    """name -> value of ``parent``'s ``tag`` sets as Pacemaker reads them (the
+    scheduler's reader: sets by score, rules, id-refs, ``#default``)."""
+    return attribute_sets(parent, tag, None)
 
 
 def seconds(value: str, what: str) -> float:
