@@ -13,8 +13,8 @@ element; durations are read as Pacemaker reads them (``20s``, ``20``, ``PT20S``)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from html import escape
 from typing import Any
-from xml.sax.saxutils import escape
 
 from lxml import etree
 

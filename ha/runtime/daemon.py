@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ha.runtime.control import ControlServer, Peer, Reply
 from ha.runtime.corosync_conf import ClusterConfig, NodeEntry, resolve
@@ -51,8 +51,13 @@ from ha.totem.messages import Message
 from ha.totem.node import TotemNode
 from ha.totem.quorum import QuorumConfig
 
+if TYPE_CHECKING:
+    from ha.runtime.executorservice import ExecutorService
+    from ha.runtime.fencerservice import FencerService
+
 SOCKET_BUFFER = 4 << 20
 CIB_GROUP = "cib"
+SERVICES_DELAY_S = 1.0  # after start: load the executor and fencer (see NodeDaemon)
 LISTENER_QUEUE = 10000
 PACK_OVERHEAD = 76 + 30 + 29 + 8   # packet header+HMAC+GCM tag, Mcast, inner Mcast, slack
 
@@ -154,12 +159,13 @@ class NodeDaemon:
         from ha.runtime.cibservice import CibService
 
         self.cib = CibService(self, state_dir)
-        from ha.runtime.fencerservice import FencerService
-
-        self.fencer = FencerService(self)
-        from ha.runtime.executorservice import ExecutorService
-
-        self.executor = ExecutorService(self)   # what self-fencing stops (fencerservice)
+        # the executor and the fencer are loaded once the node has had time to join
+        # (their imports take ~60 ms, which a restarting node would otherwise spend
+        # before it can answer a join), or at once when a request needs them
+        self._executor: ExecutorService | None = None
+        self._fencer: FencerService | None = None
+        self._quorum_seen: list[bool] = []        # quorum changes before the fencer was up
+        self._services_handle: asyncio.TimerHandle | None = None
         self.pump_hooks: list[Callable[[], None]] = []
         self._wake: asyncio.TimerHandle | None = None
         self._wake_us: int | None = None
@@ -197,9 +203,35 @@ class NodeDaemon:
                                                 "ring_seq": self.core.srp.ring_id[1]})
         self.apply(self.core.start(self.now_us()))
         self.cib.start()
-        self.fencer.start()
+        self._services_handle = loop.call_later(SERVICES_DELAY_S, self._ensure_services)
         self._expire()
         _sd_notify(b"READY=1")
+
+    def _ensure_services(self) -> tuple[ExecutorService, FencerService]:
+        """Load and start the executor and the fencer if they are not yet; the fencer
+        is told the quorum changes it missed, in order."""
+        if self._executor is None:
+            from ha.runtime.executorservice import ExecutorService
+
+            self._executor = ExecutorService(self)   # what self-fencing stops
+        if self._fencer is None:
+            from ha.runtime.fencerservice import FencerService
+
+            self._fencer = FencerService(self)
+            if self.loop is not None:
+                self._fencer.start()
+                for quorate in self._quorum_seen:
+                    self._fencer.on_quorum(quorate)
+                self._quorum_seen.clear()
+        return self._executor, self._fencer
+
+    @property
+    def executor(self) -> ExecutorService:
+        return self._ensure_services()[0]
+
+    @property
+    def fencer(self) -> FencerService:
+        return self._ensure_services()[1]
 
     async def run(self) -> int:
         await self.start()
@@ -217,12 +249,14 @@ class NodeDaemon:
     async def shutdown(self) -> None:
         _sd_notify(b"STOPPING=1")
         log("MAIN", "shutting down")
-        for handle in (self._wake, self._expiry):
+        for handle in (self._wake, self._expiry, self._services_handle):
             if handle is not None:
                 handle.cancel()
         await self.control.close()
-        self.fencer.close()
-        await self.executor.close()
+        if self._fencer is not None:
+            self._fencer.close()
+        if self._executor is not None:
+            await self._executor.close()
         if self.transport is not None:
             # Streams still open (a listener whose client is gone) may leave their group
             # as they are cancelled after this: with no transport, that sends nothing.
@@ -328,7 +362,10 @@ class NodeDaemon:
 
     def _on_quorum(self, e: QuorumChange) -> None:
         self.cib.on_quorum(e.quorate)
-        self.fencer.on_quorum(e.quorate)
+        if self._fencer is None:
+            self._quorum_seen.append(e.quorate)
+        else:
+            self._fencer.on_quorum(e.quorate)
         if e.quorate == self._quorate_logged:
             return
         self._quorate_logged = e.quorate
@@ -343,8 +380,8 @@ class NodeDaemon:
         self._trace(event, fields)
         if e.group == CIB_GROUP:
             self.cib.on_group_change(e.members, e.joined, e.left)
-        elif e.group == self.fencer.group:
-            self.fencer.on_group_change(e.members, e.joined, e.left)
+        elif self._fencer is not None and e.group == self._fencer.group:
+            self._fencer.on_group_change(e.members, e.joined, e.left)
         self._to_listeners(e.group, {"event": event, **fields})
 
     def _on_group_message(self, e: GroupMessage) -> None:
