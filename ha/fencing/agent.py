@@ -24,28 +24,11 @@ import re
 from dataclasses import dataclass, field
 
 from ha.executor.metadata import MetadataError as MetadataError  # re-exported
+from ha.executor.metadata import Parameter
 from ha.executor.metadata import parse_metadata as parse_agent_metadata
 
 STATUS_ON, STATUS_OFF = 0, 2
 HOST_ARG_CANDIDATES = ("plug", "port")
-
-
-@dataclass(frozen=True)
-class AgentParameter:
-    """One ``<parameter>`` of the agent's metadata."""
-
-    name: str
-    type: str = "string"
-    default: str | None = None
-    required: bool = False
-    shortdesc: str = ""
-    deprecated: bool = False
-    obsoletes: str | None = None
-
-    def as_json(self) -> dict[str, object]:
-        return {"name": self.name, "type": self.type, "default": self.default,
-                "required": self.required, "shortdesc": self.shortdesc,
-                "deprecated": self.deprecated, "obsoletes": self.obsoletes}
 
 
 @dataclass(frozen=True)
@@ -55,7 +38,7 @@ class AgentMetadata:
     name: str
     shortdesc: str = ""
     longdesc: str = ""
-    parameters: tuple[AgentParameter, ...] = ()
+    parameters: tuple[Parameter, ...] = ()      # as the executor's meta-data reader gives
     actions: tuple[str, ...] = ()
     automatic_on: bool = False           # <action name="on" automatic="1"/>: unfencing
     param_names: frozenset[str] = field(default=frozenset(), compare=False)
@@ -72,7 +55,10 @@ class AgentMetadata:
 
     def as_json(self) -> dict[str, object]:
         return {"name": self.name, "shortdesc": self.shortdesc, "longdesc": self.longdesc,
-                "parameters": [p.as_json() for p in self.parameters],
+                "parameters": [{"name": p.name, "type": p.type, "default": p.default,
+                                "required": p.required, "shortdesc": p.shortdesc,
+                                "deprecated": p.deprecated, "obsoletes": p.obsoletes}
+                               for p in self.parameters],
                 "actions": list(self.actions), "automatic_on": self.automatic_on}
 
 
@@ -84,10 +70,7 @@ def parse_metadata(xml_text: str) -> AgentMetadata:
     Raises MetadataError naming what was wrong (not XML, wrong root, a parameter
     without a name)."""
     md = parse_agent_metadata(xml_text, "metadata")
-    params = tuple(AgentParameter(name=p.name, type=p.type or "string", default=p.default,
-                                  required=p.required, shortdesc=p.shortdesc,
-                                  deprecated=p.deprecated, obsoletes=p.obsoletes)
-                   for p in md.parameters)
+    params = md.parameters
     actions = tuple(dict.fromkeys(a.name for a in md.actions))
     return AgentMetadata(
         name=md.name, shortdesc=md.shortdesc, longdesc=md.longdesc, parameters=params,
